@@ -1,0 +1,52 @@
+# The project's commands. Each installs what it needs into .venv first (a fresh machine needs
+# only Python 3.11+ and make).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Where MNIST's IDX files are (models/mnist.py falls back to Keras's download without it).
+MNIST_DIR ?= $(firstword $(wildcard ../shared/data/mnist /work/shared/data/mnist))
+export MNIST_DIR
+
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: install install-dev run test eval bench train load clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(RUNTIME)
+install-dev: $(DEV)
+
+run: install  ## the service: web on http://127.0.0.1:$$PORT (8000) and a worker
+	$(PY) run.py
+
+test: install-dev  ## lint, then the whole test suite (real PostgreSQL and Redis where they run)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+eval: install  ## segmentation + recognition on generated pages, beside Tesseract
+	$(PY) -m segmentation.evaluate
+
+bench: install-dev  ## model speed, then a 100-page batch through a running service
+	$(PY) -m models.bench
+	$(PY) -m bench.service
+
+train: install  ## reproduce the shipped model (see README for time and figures)
+	$(PY) -m models.train --arch cnn --epochs 30 --batch-size 128 --learning-rate 0.002 --seed 1
+
+load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
+	$(PY) -m bench.load
+
+clean:
+	rm -rf var results/*.png
