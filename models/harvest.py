@@ -1,0 +1,116 @@
+"""Glyphs cut by the service's own segmentation from synthetic scans, with their labels.
+
+The surest way to make the recogniser fit what segmentation really produces (lines erased
+under strokes, clipped bars, JPEG, blur, pens of every width) is to show it exactly that:
+pages are drawn from the given digits (training digits for training, held-out ones for
+validation and test — never mixed), cut by `segmentation`, and each glyph labelled from the
+page's truth: comb glyphs by their cell, open-box glyphs in order when their count matches.
+Harvests are cached on disk, keyed by the arguments and the code that makes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+
+from segmentation.boxes import iou
+from segmentation.glyph import GLYPH_SIZE
+from segmentation.pipeline import segment_fields
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = PROJECT_ROOT / "var" / "cache"
+MATCH_IOU = 0.5
+PAGES_PER_TASK = 25
+
+
+_digits = None  # set in each pool process by _init
+
+
+def _init(images: np.ndarray, labels: np.ndarray) -> None:
+    global _digits
+    import cv2
+
+    from synth.render import DigitSource
+
+    cv2.setNumThreads(1)
+    _digits = DigitSource(images, labels)
+
+
+def _page_glyphs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from synth.pages import make_page
+
+    digits = _digits
+    rng = np.random.default_rng(seed)
+    glyphs, found = [], []
+    for _ in range(PAGES_PER_TASK):
+        page = make_page(digits, rng)
+        fields, _, _, _ = segment_fields(page.image)
+        for truth in page.fields:
+            match = max(fields, key=lambda f: iou(f.structure.page_box, truth.box), default=None)
+            if match is None or iou(match.structure.page_box, truth.box) < MATCH_IOU:
+                continue
+            if truth.kind == "comb" and match.structure.kind == "comb" \
+                    and len(match.structure.walls) - 1 == len(truth.cell_values):
+                for piece in match.pieces:
+                    if piece.cell is not None and truth.cell_values[piece.cell]:
+                        glyphs.append(piece.glyph())
+                        found.append(int(truth.cell_values[piece.cell]))
+            elif truth.kind == "box":
+                for piece, value in _box_glyphs(match, truth):
+                    glyphs.append(piece.glyph())
+                    found.append(int(value))
+    if not glyphs:
+        return np.zeros((0, GLYPH_SIZE, GLYPH_SIZE), np.float32), np.zeros(0, np.int64)
+    return np.stack(glyphs).astype(np.float32), np.array(found, np.int64)
+
+
+def _box_glyphs(match, truth) -> list[tuple[object, str]]:  # type: ignore[no-untyped-def]
+    """Each digit of an open box with its piece: pieces holding several touching digits are cut
+    between the digits' true centres, as a good split would cut them."""
+    from segmentation import split
+
+    matrix = match.structure.frame.matrix
+    xs = [float(matrix[0] @ np.array([cx, cy, 1.0])) for cx, cy in truth.digit_centres]
+    labelled = []
+    for piece in match.pieces:
+        inside = [k for k, x in enumerate(xs) if piece.x0 <= x < piece.x1]
+        if len(inside) == 1:
+            labelled.append((piece, truth.value[inside[0]]))
+        elif len(inside) > 1:
+            cuts = [round((xs[a] + xs[b]) / 2) - piece.x0 for a, b in zip(inside, inside[1:])]
+            parts = split.split(piece, cuts)
+            if parts is not None and len(parts) == len(inside):
+                labelled.extend(zip(parts, (truth.value[k] for k in inside)))
+    return labelled
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    for folder in ("segmentation", "synth"):
+        for path in sorted((PROJECT_ROOT / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def harvest(images: np.ndarray, labels: np.ndarray, pages: int, seed: int,
+            processes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """About 60 labelled glyphs per page from `pages` synthetic pages written with `images`."""
+    key = hashlib.sha256(images.tobytes()[:1_000_000] + labels.tobytes()
+                         + f"{len(images)}-{pages}-{seed}-{_code_hash()}".encode()).hexdigest()[:20]
+    cache = CACHE_DIR / f"pipeline-glyphs-{key}.npz"
+    if cache.exists():
+        with np.load(cache) as data:
+            return data["glyphs"], data["labels"]
+    seeds = [seed * 100_003 + i for i in range((pages + PAGES_PER_TASK - 1) // PAGES_PER_TASK)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes or min(2, multiprocessing.cpu_count()), initializer=_init,
+                      initargs=(images, labels)) as pool:
+        parts = pool.map(_page_glyphs, seeds)
+    glyphs = np.concatenate([p[0] for p in parts])
+    found = np.concatenate([p[1] for p in parts])
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache, glyphs=glyphs, labels=found)
+    return glyphs, found
