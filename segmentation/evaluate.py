@@ -1,0 +1,234 @@
+"""`make eval`: the whole page pipeline on generated scans, beside Tesseract.
+
+Pages are drawn by `synth` from MNIST's TEST digits (the recogniser never saw them), with a
+fixed seed, so every run measures the same pages. Printed: field detection recall and
+precision, digit accuracy, exact-match accuracy per field kind, the share of fields that can
+be accepted automatically with at most 0.5% errors among them (and the threshold that does it),
+segmentation time per 200-dpi A4 page, pages per second; then Tesseract (digits whitelist)
+handed the TRUE field boxes, on the same pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segmentation.boxes import iou
+from segmentation.pipeline import FieldResult, read_page
+from segmentation.prepare import to_grey
+
+EVAL_SEED = 20261124
+MATCH_IOU = 0.5  # a detected field matches a true one when their boxes overlap this much
+TARGET_ERROR = 0.005  # auto-accepted fields may err at most this often
+TESSERACT_ARGS = ["--psm", "7", "-c", "tessedit_char_whitelist=0123456789"]
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, start=1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+@dataclass
+class Scored:
+    """One true field (or a detection that matches none) with what a reader made of it."""
+
+    kind: str  # comb, box, box-touching, or "extra" for detections matching no true field
+    truth: str | None
+    read: str | None  # None: not detected
+    confidence: float = 0.0
+
+
+@dataclass
+class Tally:
+    fields: list[Scored] = field(default_factory=list)
+    seconds: float = 0.0
+    segment_ms_a4_200: list[float] = field(default_factory=list)
+
+    def report(self, thresholds: list[float] | None = None) -> dict:
+        true = [f for f in self.fields if f.kind != "extra"]
+        detected = [f for f in true if f.read is not None]
+        extras = [f for f in self.fields if f.kind == "extra"]
+        digits = sum(len(f.truth or "") for f in true)
+        digit_errors = sum(min(len(f.truth or ""), edit_distance(f.read or "", f.truth or ""))
+                           if f.read is not None else len(f.truth or "") for f in true)
+        out = {
+            "fields": len(true),
+            "detection_recall": len(detected) / max(1, len(true)),
+            "detection_precision": len(detected) / max(1, len(detected) + len(extras)),
+            "digit_accuracy": 1 - digit_errors / max(1, digits),
+            "exact_match": {},
+        }
+        for kind in ("comb", "box", "box-touching"):
+            group = [f for f in true if f.kind == kind]
+            if group:
+                out["exact_match"][kind] = {"fields": len(group),
+                                            "accuracy": sum(f.read == f.truth for f in group) / len(group)}
+        out["exact_match"]["all"] = {"fields": len(true),
+                                     "accuracy": sum(f.read == f.truth for f in true) / max(1, len(true))}
+        if thresholds is not None:
+            out["auto_accept"] = auto_accept(self.fields, thresholds)
+        return out
+
+
+def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
+    """At each threshold: the share of true fields accepted without review and the error rate
+    among accepted rows (extra detections count as errors); and the lowest threshold keeping
+    that error at or under TARGET_ERROR."""
+    true_count = sum(f.kind != "extra" for f in fields)
+    rows = [f for f in fields if f.read is not None]
+
+    def at(t: float) -> dict:
+        accepted = [f for f in rows if f.confidence >= t]
+        wrong = sum(f.kind == "extra" or f.read != f.truth for f in accepted)
+        return {"threshold": t,
+                "accepted_share": sum(f.kind != "extra" for f in accepted) / max(1, true_count),
+                "error_among_accepted": wrong / max(1, len(accepted)), "accepted": len(accepted)}
+
+    table = [at(t) for t in thresholds]
+    candidates = sorted({round(f.confidence, 6) for f in rows})
+    best = None
+    for t in candidates:  # lowest threshold meeting the target
+        result = at(t)
+        if result["error_among_accepted"] <= TARGET_ERROR:
+            best = result
+            break
+    return {"at_thresholds": table, "best": best, "target_error": TARGET_ERROR}
+
+
+def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
+    used: set[int] = set()
+    scored = []
+    for t in truth:
+        kind = "box-touching" if t.kind == "box" and t.touching else t.kind
+        best, best_iou = None, MATCH_IOU
+        for i, f in enumerate(found):
+            overlap = iou(t.box, f.box)
+            if i not in used and overlap >= best_iou:
+                best, best_iou = i, overlap
+        if best is None:
+            scored.append(Scored(kind, t.value, None))
+        else:
+            used.add(best)
+            scored.append(Scored(kind, t.value, found[best].value, found[best].confidence))
+    scored.extend(Scored("extra", None, f.value, f.confidence) for i, f in enumerate(found)
+                  if i not in used)
+    return scored
+
+
+def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
+    x, y, w, h = box
+    grey = to_grey(image)
+    crop = grey[max(0, y) : y + h, max(0, x) : x + w]
+    ok, png = cv2.imencode(".png", crop)
+    result = subprocess.run(["tesseract", "stdin", "stdout", *TESSERACT_ARGS], input=png.tobytes(),
+                            capture_output=True, timeout=60, check=False)
+    return "".join(ch for ch in result.stdout.decode(errors="ignore") if ch.isdigit())
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m segmentation.evaluate",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=EVAL_SEED)
+    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--output", type=Path, default=Path("results/eval.json"))
+    args = parser.parse_args(argv)
+
+    import synth
+    from core.settings import DEFAULT_REVIEW_THRESHOLD
+    from synth.pages import make_page
+    from worker.recognition import get_reader
+
+    reader = get_reader(args.model)  # one thread, as in a worker process
+    digits = synth.test_digits(args.mnist_dir)
+    rng = np.random.default_rng(args.seed)
+    ours, theirs = Tally(), Tally()
+    pages = []
+    print(f"generating {args.pages} pages (seed {args.seed})…", flush=True)
+    for _ in range(args.pages):
+        pages.append(make_page(digits, rng))
+    kinds = {k: sum(p.kind == k for p in pages) for k in ("form", "cheque", "order")}
+    print(f"pages: {kinds}; fields: {sum(len(p.fields) for p in pages)}", flush=True)
+    for page in pages:
+        started = time.perf_counter()
+        result = read_page(page.image, reader._classify)
+        ours.seconds += time.perf_counter() - started
+        ours.fields.extend(score_page(page.fields, list(result.fields)))
+        if page.kind != "cheque" and page.style.dpi == 200:
+            ours.segment_ms_a4_200.append(1000 * result.seconds["segment"])
+    thresholds = sorted({0.5, 0.8, 0.9, 0.95, 0.98, 0.99, DEFAULT_REVIEW_THRESHOLD})
+    timings = ours.segment_ms_a4_200
+    report = {"pages": len(pages), "seed": args.seed, "model": reader.version,
+              "ours": ours.report(thresholds),
+              "ours_pages_per_second": len(pages) / ours.seconds,
+              "segmentation_ms_a4_200dpi": {
+                  "pages": len(timings),
+                  "mean": float(np.mean(timings)) if timings else None,
+                  "p95": float(np.percentile(timings, 95)) if timings else None},
+              "default_review_threshold": DEFAULT_REVIEW_THRESHOLD}
+    _print_ours(report)
+    if not args.no_tesseract and shutil.which("tesseract"):
+        print("Tesseract on the true field boxes…", flush=True)
+        for page in pages:
+            started = time.perf_counter()
+            for t in page.fields:
+                kind = "box-touching" if t.kind == "box" and t.touching else t.kind
+                theirs.fields.append(Scored(kind, t.value, tesseract_read(page.image, t.box)))
+            theirs.seconds += time.perf_counter() - started
+        report["tesseract"] = theirs.report()
+        report["tesseract_pages_per_second"] = len(pages) / theirs.seconds
+        _print_theirs(report)
+    elif not args.no_tesseract:
+        print("tesseract is not installed (apt install tesseract-ocr): comparison skipped")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"written to {args.output}")
+    return report
+
+
+def _print_ours(r: dict) -> None:
+    o = r["ours"]
+    print(f"\n== this service ({r['model']}), {r['pages']} pages, {o['fields']} fields ==")
+    print(f"field detection: recall {o['detection_recall']:.2%}, precision {o['detection_precision']:.2%}")
+    print(f"digit accuracy: {o['digit_accuracy']:.2%}")
+    for kind, v in o["exact_match"].items():
+        print(f"exact match, {kind:13s}: {v['accuracy']:.2%} of {v['fields']}")
+    for row in o["auto_accept"]["at_thresholds"]:
+        print(f"threshold {row['threshold']:.2f}: {row['accepted_share']:.2%} of fields accepted, "
+              f"{row['error_among_accepted']:.2%} wrong among them")
+    best = o["auto_accept"]["best"]
+    if best:
+        print(f"lowest threshold with ≤0.5% errors: {best['threshold']:.4f} → "
+              f"{best['accepted_share']:.2%} accepted ({best['error_among_accepted']:.2%} wrong)")
+    seg = r["segmentation_ms_a4_200dpi"]
+    if seg["mean"] is not None:
+        print(f"segmentation, 200-dpi A4: {seg['mean']:.0f} ms mean, {seg['p95']:.0f} ms p95 "
+              f"({seg['pages']} pages)")
+    print(f"pages per second (one process, one thread): {r['ours_pages_per_second']:.2f}")
+
+
+def _print_theirs(r: dict) -> None:
+    t = r["tesseract"]
+    print(f"\n== Tesseract 5, digits whitelist, TRUE boxes given, {t['fields']} fields ==")
+    print(f"digit accuracy: {t['digit_accuracy']:.2%}")
+    for kind, v in t["exact_match"].items():
+        print(f"exact match, {kind:13s}: {v['accuracy']:.2%} of {v['fields']}")
+    print(f"pages per second: {r['tesseract_pages_per_second']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Splitting touching digits in open boxes, by recognition.
+
+A glyph that is wide, or that the recogniser does not read with confidence, may be two or
+three digits run together. Cut paths are traced top to bottom through the least ink near the
+thinnest columns; each way of cutting is read by the recogniser, and the reading whose pieces
+are most confidently digits wins. The recogniser comes in as a callback, so this package
+stays free of any machine-learning framework.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from segmentation.cut import Piece
+
+# (N, 28, 28) float32 glyphs -> (N, C) probabilities; columns 0-9 the digits, 10 "not a digit".
+Classify = Callable[[np.ndarray], np.ndarray]
+
+SPLIT_ASPECT = 0.75  # wider than this (width / height) may be two digits: try cutting
+SURE = 0.97  # a glyph read as one digit with at least this confidence is not cut
+SPLIT_PRIOR = 0.5  # a cut must make the reading at least this much more likely to be taken
+MAX_DEPTH = 3  # cuts within cuts: up to 8 digits run together
+DEEP_CUTS = 3  # ways of cutting tried for parts of parts
+TYPICAL_ASPECT = 0.65  # a digit's usual width / height, to cut without a recogniser
+MAX_CUTS = 5  # candidate cut columns tried per glyph
+INK_COST = 12.0  # cost of cutting through an ink pixel, against 1 for each step of the path
+DRIFT_COST = 0.3  # per pixel the cut wanders from its starting column
+SLIVER_SHARE = 0.06  # bits of a cut piece smaller than this share of it are dropped
+MIN_PIECE_SHARE = 0.12  # a cut leaving a piece narrower than this share of the glyph is no cut
+
+
+def cut_path(mask: np.ndarray, start: int) -> np.ndarray:
+    """Column of the cut in every row: a top-to-bottom path through the least ink, moving at
+    most one column per row, starting anywhere near `start` (dynamic programming)."""
+    h, w = mask.shape
+    reach = max(2, int(0.25 * h))
+    lo, hi = max(0, start - reach), min(w, start + reach + 1)
+    columns = np.arange(lo, hi)
+    cost = mask[:, lo:hi].astype(np.float64) * INK_COST + 1.0 + DRIFT_COST * np.abs(columns - start)
+    total = cost[0].copy()
+    moves = np.zeros((h, hi - lo), np.int8)
+    for r in range(1, h):
+        left = np.concatenate([[np.inf], total[:-1]])
+        right = np.concatenate([total[1:], [np.inf]])
+        stacked = np.stack([left, total, right])
+        choice = stacked.argmin(axis=0)
+        total = stacked[choice, np.arange(total.size)] + cost[r]
+        moves[r] = choice - 1
+    path = np.empty(h, np.int64)
+    path[-1] = int(total.argmin())
+    for r in range(h - 1, 0, -1):
+        path[r - 1] = path[r] + moves[r, path[r]]
+    return path + lo
+
+
+def _trim(piece: Piece, mask: np.ndarray) -> Piece | None:
+    """The part of `piece` under `mask`, without slivers, cropped to its bounding box."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= SLIVER_SHARE * areas.sum()) + 1
+    clean = np.isin(labels, keep)
+    rows, cols = np.flatnonzero(clean.any(axis=1)), np.flatnonzero(clean.any(axis=0))
+    if rows.size == 0:
+        return None
+    return piece.part(clean[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], int(cols[0]), int(rows[0]))
+
+
+def split(piece: Piece, cuts: Sequence[int]) -> list[Piece] | None:
+    """The piece cut along paths started at `cuts` (ascending columns); None if a part is empty."""
+    mask = piece.mask
+    cols = np.arange(mask.shape[1])[None, :]
+    boundaries = [cut_path(mask, c)[:, None] for c in cuts]
+    parts = []
+    previous = np.full((mask.shape[0], 1), -1)
+    for boundary in [*boundaries, np.full((mask.shape[0], 1), mask.shape[1])]:
+        part = _trim(piece, mask & (cols > previous) & (cols <= boundary))
+        if part is None or part.width < MIN_PIECE_SHARE * piece.width:
+            return None
+        parts.append(part)
+        previous = boundary
+    return parts
+
+
+def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
+    """Starting columns for `parts - 1` cuts: the thinnest columns of the ink, and even spacing."""
+    w = piece.width
+    profile = np.convolve(piece.mask.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
+    inner = np.arange(int(0.15 * w), int(0.85 * w) + 1)
+    if inner.size == 0:
+        return []
+    minima = [int(c) for c in inner
+              if profile[c] <= profile[max(c - 1, 0)] and profile[c] <= profile[min(c + 1, w - 1)]]
+    minima.sort(key=lambda c: profile[c])
+    even = [round(w * k / parts) for k in range(1, parts)]
+    candidates = []
+    for combo in itertools.combinations(sorted(set(minima[:MAX_CUTS])), parts - 1):
+        gaps = np.diff([0, *combo, w])
+        if gaps.min() >= 0.2 * w:
+            candidates.append(tuple(combo))
+    candidates.append(tuple(even))
+    return list(dict.fromkeys(candidates))[: MAX_CUTS + 1]
+
+
+def two_way(piece: Piece, limit: int = MAX_CUTS) -> list[tuple[Piece, Piece]]:
+    """Ways of cutting `piece` in two, at its thinnest columns (and the middle)."""
+    found = []
+    for cuts in cut_candidates(piece, 2)[:limit]:
+        parts = split(piece, cuts)
+        if parts is not None:
+            found.append((parts[0], parts[1]))
+    return found
+
+
+def should_try(piece: Piece, best_digit_probability: float, depth: int = 0) -> bool:
+    """Worth cutting: wide enough for two digits, or (as found) not read confidently."""
+    wide = piece.width / max(1, piece.height) >= SPLIT_ASPECT
+    return wide or (depth == 0 and best_digit_probability < SURE)
+
+
+def read_best(pieces: list[Piece], classify: Classify,
+              probs: dict[int, np.ndarray]) -> list[tuple[list[Piece], float]]:
+    """For each piece (already classified in `probs`, keyed by id), the best way to read it:
+    as it is, or cut in two, each part read the best way in turn (to MAX_DEPTH cuts deep).
+    Each reading scores the sum of its parts' log digit probabilities, plus log SPLIT_PRIOR
+    per cut. Returns the chosen parts and the probability of that choice among those tried.
+    All pieces of one depth are read in one call to `classify`."""
+    options: dict[int, list[tuple[Piece, Piece]]] = {}
+    frontier = [p for p in pieces if should_try(p, _best(probs[id(p)]))]
+    for depth in range(MAX_DEPTH):
+        fresh: list[Piece] = []
+        for piece in frontier:
+            options[id(piece)] = two_way(piece, MAX_CUTS if depth == 0 else DEEP_CUTS)
+            fresh.extend(part for pair in options[id(piece)] for part in pair)
+        if not fresh:
+            break
+        glyphs = np.stack([p.glyph() for p in fresh])
+        for part, row in zip(fresh, classify(glyphs)):
+            probs[id(part)] = np.asarray(row, np.float64)
+        frontier = [p for p in fresh if should_try(p, _best(probs[id(p)]), depth + 1)]
+
+    memo: dict[int, tuple[float, list[Piece], float]] = {}
+
+    def best(piece: Piece) -> tuple[float, list[Piece], float]:
+        if id(piece) in memo:
+            return memo[id(piece)]
+        readings = [(math.log(max(_best(probs[id(piece)]), 1e-9)), [piece])]
+        for left, right in options.get(id(piece), []):
+            score_l, parts_l, _ = best(left)
+            score_r, parts_r, _ = best(right)
+            readings.append((score_l + score_r + math.log(SPLIT_PRIOR), parts_l + parts_r))
+        scores = np.array([r[0] for r in readings])
+        top = int(scores.argmax())
+        chosen = (float(scores[top]), readings[top][1],
+                  float(np.exp(scores[top] - np.logaddexp.reduce(scores))))
+        memo[id(piece)] = chosen
+        return chosen
+
+    return [(best(p)[1], best(p)[2]) for p in pieces]
+
+
+def _best(probabilities: np.ndarray) -> float:
+    return float(probabilities[:10].max())
+
+
+def split_without_recogniser(piece: Piece) -> list[Piece]:
+    """Cut by width alone: as many digits as the glyph is wide (used when no model is given)."""
+    parts = int(np.clip(round(piece.width / max(1, piece.height) / TYPICAL_ASPECT), 1, 3))
+    if parts == 1:
+        return [piece]
+    return split(piece, [round(piece.width * k / parts) for k in range(1, parts)]) or [piece]

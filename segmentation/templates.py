@@ -1,0 +1,101 @@
+"""Form templates: named regions of a form type, so fields get names instead of numbers.
+
+A template is a JSON file, one per form type:
+
+    {"name": "cheque", "description": "...",
+     "regions": [{"name": "date", "x": 0.6, "y": 0.05, "width": 0.35, "height": 0.2}, ...]}
+
+Coordinates are fractions of the page's width and height, so one template serves every scan
+resolution. A field takes the name of the region holding its centre; fields outside every
+region are numbered in reading order (`field_<n>`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class TemplateError(ValueError):
+    """A template is missing or malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def holds(self, fx: float, fy: float) -> bool:
+        return self.x <= fx <= self.x + self.width and self.y <= fy <= self.y + self.height
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    regions: tuple[Region, ...]
+    description: str = ""
+
+    def name_for(self, box: tuple[int, int, int, int], page_w: int, page_h: int) -> str | None:
+        x, y, w, h = box
+        fx, fy = (x + w / 2) / page_w, (y + h / 2) / page_h
+        for region in self.regions:
+            if region.holds(fx, fy):
+                return region.name
+        return None
+
+
+def parse_template(data: object, source: str) -> Template:
+    if not isinstance(data, dict):
+        raise TemplateError(f"{source}: a template is a JSON object")
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise TemplateError(f"{source}: 'name' must be 1-64 letters, digits, '_', '-' or '.'")
+    regions = data.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise TemplateError(f"{source}: 'regions' must be a non-empty list")
+    parsed = []
+    for i, region in enumerate(regions):
+        where = f"{source}: regions[{i}]"
+        if not isinstance(region, dict) or not isinstance(region.get("name"), str):
+            raise TemplateError(f"{where}: needs a 'name'")
+        try:
+            values = [float(region[k]) for k in ("x", "y", "width", "height")]
+        except (KeyError, TypeError, ValueError):
+            raise TemplateError(f"{where}: 'x', 'y', 'width', 'height' must be numbers") from None
+        x, y, w, h = values
+        if not (0 <= x <= 1 and 0 <= y <= 1 and 0 < w <= 1 and 0 < h <= 1):
+            raise TemplateError(f"{where}: coordinates are fractions of the page (0..1)")
+        parsed.append(Region(region["name"], x, y, w, h))
+    return Template(name, tuple(parsed), str(data.get("description", "")))
+
+
+def load_template(path: Path) -> Template:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: template file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TemplateError(f"{path}: not a readable JSON file ({exc})") from None
+    return parse_template(data, str(path))
+
+
+def find_template(folder: Path, name: str) -> Template:
+    """The template called `name` in `folder` (file `<name>.json`); names never reach a path
+    unchecked."""
+    if not NAME.match(name):
+        raise TemplateError(f"unknown template {name!r}")
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        raise TemplateError(f"unknown template {name!r}")
+    return load_template(path)
+
+
+def available(folder: Path) -> list[str]:
+    return sorted(p.stem for p in Path(folder).glob("*.json") if NAME.match(p.stem))
