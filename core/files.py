@@ -1,0 +1,242 @@
+"""Recognising uploaded files and turning documents into page images.
+
+Types are told by their first bytes, never by their names. PDFs are rasterised with PDFium
+(pypdfium2) at the configured resolution; TIFF (one or many pages), PNG and JPEG are decoded
+with Pillow. Sizes are checked from the headers before any pixel is decoded, so a
+decompression bomb is refused before it takes memory.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MEDIA_TYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+}
+POINTS_PER_INCH = 72.0
+PDF_HEADER_WINDOW = 1024  # PDF readers accept "%PDF-" anywhere in the first kilobyte
+# Only TIFF pages are pages: the extra frames of a PNG (APNG) or JPEG (MPO, as phones write
+# them) are animations, previews, depth or gain maps of the one picture.
+MULTI_PAGE_KINDS = ("tiff",)
+# What Pillow raises on damaged data: those Image.open itself takes as "not this format"
+# (SyntaxError, IndexError, TypeError, struct.error) and those of decoding.
+PILLOW_ERRORS = (OSError, ValueError, SyntaxError, IndexError, TypeError, EOFError, struct.error)
+# Why PDFium cannot open a PDF, by FPDF_ERR_* code (FPDF_ERR_PASSWORD is told on its own).
+PDFIUM_ERRORS = {1: "unknown error", 2: "the file cannot be accessed", 3: "damaged or not a PDF",
+                 5: "encrypted with an unsupported security scheme", 6: "damaged page tree"}
+
+# Pillow's own bomb check is replaced by ours (a clear message naming the limit).
+Image.MAX_IMAGE_PIXELS = None
+
+
+class UnreadableFile(Exception):
+    """The whole file cannot be read; the message says why (without the file's name)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int = 200
+    max_page_pixels: int = 40_000_000
+    pdf_dpi: int = 200
+
+
+@dataclass(frozen=True)
+class PageImage:
+    number: int  # 1-based
+    image: np.ndarray | None  # None when `error` says why this page could not be read
+    error: str | None = None
+
+
+def sniff(head: bytes) -> str | None:
+    """The file type from its first bytes: png, jpeg, tiff, pdf, zip, or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if b"%PDF-" in head[:PDF_HEADER_WINDOW]:
+        return "pdf"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    return None
+
+
+def _check_pixels(width: int, height: int, limits: Limits, what: str) -> None:
+    if width <= 0 or height <= 0:
+        raise UnreadableFile(f"{what} has no pixels ({width}×{height})")
+    if width * height > limits.max_page_pixels:
+        raise UnreadableFile(
+            f"{what} is {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{limits.max_page_pixels:,} pixels per page")
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """Pixels as NumPy in a type the pipeline reads: bool (1-bit), uint8/uint16/float grey,
+    or uint8 RGB(A). Palette, CMYK, YCbCr and LAB images become RGB."""
+    mode = image.mode
+    if mode in ("P", "PA"):
+        image = image.convert("RGBA" if "transparency" in image.info or mode == "PA" else "RGB")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        image = image.convert("RGB")
+    elif mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    return np.asarray(image)
+
+
+def _image_pages(path: Path, kind: str, limits: Limits,
+                 only: int | None = None) -> Iterator[PageImage]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's TIFF tag warnings
+            image = Image.open(path)
+    except Image.UnidentifiedImageError:
+        raise UnreadableFile("not a readable image (unknown or damaged format)") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot be opened as an image ({exc})") from None
+    with image:
+        count, broken = _frames(image, limits) if kind in MULTI_PAGE_KINDS else (1, None)
+        if count > limits.max_pages:
+            raise UnreadableFile(f"more than {limits.max_pages} pages, over the limit of "
+                                 f"{limits.max_pages} per document")
+        single = count == 1 and broken is None
+        for number in range(1, count + 1) if only is None else [only] if 0 < only <= count else []:
+            try:
+                array = _read_frame(image, number, limits)
+            except UnreadableFile as exc:
+                if single:
+                    raise
+                yield PageImage(number, None, str(exc))
+            except PILLOW_ERRORS as exc:
+                if single:
+                    raise UnreadableFile(_pillow_problem(exc)) from None
+                yield PageImage(number, None, f"page {number}: {_pillow_problem(exc)}")
+            else:
+                yield PageImage(number, array)
+        if broken is not None and only in (None, count + 1):
+            yield PageImage(count + 1, None, f"page {count + 1}: {broken}")
+
+
+def _frames(image: Image.Image, limits: Limits) -> tuple[int, str | None]:
+    """How many pages of a TIFF can be reached (counted to one past the limit), and why the
+    next one cannot when its directory is damaged: pages after it cannot be found."""
+    count = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's TIFF tag warnings
+        while count <= limits.max_pages:
+            try:
+                image.seek(count)
+            except EOFError:  # no more pages
+                break
+            except PILLOW_ERRORS as exc:
+                return count, f"the page directory is damaged ({str(exc) or type(exc).__name__})"
+            count += 1
+    return count, None
+
+
+def _read_frame(image: Image.Image, number: int, limits: Limits) -> np.ndarray:
+    """The pixels of one page, its size checked before any is decoded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's TIFF tag warnings
+        image.seek(number - 1)
+        _check_pixels(image.width, image.height, limits, f"page {number}")
+        image.load()
+        return to_array(image).copy()
+
+
+def _pillow_problem(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text:
+        return "the image data is truncated (incomplete file)"
+    return f"the image data is damaged ({text})"
+
+
+def _pdf_pages(path: Path, limits: Limits, only: int | None = None) -> Iterator[PageImage]:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    # Opened raw: pypdfium2 refuses a PDF without pages with PDFium's last error, which is then
+    # stale (a previous file's, e.g. "password"). PDFium sets it afresh when it cannot open one.
+    raw = pdfium_c.FPDF_LoadDocument(bytes(path) + b"\0", None)
+    if not raw:
+        code = pdfium_c.FPDF_GetLastError()
+        if code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise UnreadableFile("the PDF is encrypted (password protected)")
+        raise UnreadableFile(f"not a readable PDF ({PDFIUM_ERRORS.get(code, f'PDFium error {code}')})")
+    pdf = pdfium.PdfDocument(raw)
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise UnreadableFile("the PDF has no pages")
+        if count > limits.max_pages:
+            raise UnreadableFile(f"{count} pages, over the limit of {limits.max_pages} per document")
+        scale = limits.pdf_dpi / POINTS_PER_INCH
+        for index in range(count) if only is None else [only - 1] if 0 < only <= count else []:
+            number = index + 1
+            try:
+                page = pdf[index]
+                width, height = (round(v * scale) for v in page.get_size())
+                _check_pixels(width, height, limits, f"page {number} at {limits.pdf_dpi} dpi")
+                bitmap = page.render(scale=scale, rev_byteorder=True, fill_color=(255, 255, 255, 255))
+                yield PageImage(number, bitmap.to_numpy().copy())
+            except UnreadableFile as exc:
+                yield PageImage(number, None, str(exc))
+            except pdfium.PdfiumError as exc:
+                yield PageImage(number, None, f"page {number}: cannot be rendered ({exc})")
+    finally:
+        pdf.close()
+
+
+def pages(path: Path, kind: str, limits: Limits, only: int | None = None) -> Iterator[PageImage]:
+    """Every page of a stored document in order (or just page `only`). Raises UnreadableFile
+    when nothing of the file can be read; a bad page of a multi-page file comes back with its
+    error."""
+    if kind not in ("pdf", "png", "jpeg", "tiff"):
+        raise UnreadableFile(f"{kind!r} files are not documents")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFile(f"cannot be read ({exc.strerror})") from None
+    if size == 0:
+        raise UnreadableFile("the file is empty")
+    if kind == "pdf":
+        return _pdf_pages(path, limits, only)
+    return _image_pages(path, kind, limits, only)
+
+
+def count_pages(path: Path, kind: str) -> int | None:
+    """How many pages a document has, from its header (None if that cannot be told cheaply)."""
+    try:
+        if kind == "pdf":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(path)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1)) if kind in MULTI_PAGE_KINDS else 1
+    except Exception:  # noqa: BLE001 - reading the pages will say what is wrong
+        return None
+
+
+def page(path: Path, kind: str, number: int, limits: Limits) -> np.ndarray:
+    """One page's pixels (for crops shown to reviewers): the same rendering the worker read."""
+    for item in pages(path, kind, limits, only=number):
+        if item.number == number:
+            if item.image is None:
+                raise UnreadableFile(item.error or f"page {number} cannot be read")
+            return item.image
+    raise UnreadableFile(f"there is no page {number}")

@@ -1,0 +1,180 @@
+"""Reading one document and recording what was read: the body of the worker's task.
+
+`start` claims the document (counting attempts, so a document that keeps killing its worker is
+given up after a bounded number of tries), `read` turns its pages into results, and `save`
+writes them in one transaction that first removes any earlier results of the same document: a
+redelivered or re-run task replaces, never doubles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.files import MEDIA_TYPES, Limits, UnreadableFile, count_pages, pages
+from core.schema import (
+    AUTO,
+    DONE,
+    FAILED,
+    NEEDS_REVIEW,
+    PROCESSING,
+    Batch,
+    Digit,
+    Document,
+    Field,
+    ModelVersion,
+    Page,
+    utcnow,
+)
+from core.storage import Storage
+from segmentation.pipeline import PageResult
+from segmentation.templates import Template
+
+log = logging.getLogger(__name__)
+KINDS = {media: kind for kind, media in MEDIA_TYPES.items()}
+ReadPage = Callable[[np.ndarray, Template | None], PageResult]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to read a document, taken from the database when it starts."""
+
+    document_id: int
+    name: str
+    sha256: str
+    kind: str
+    batch_id: str
+    review_threshold: float
+    template: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    number: int
+    result: PageResult | None
+    error: str | None = None
+
+
+def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
+    """Claim a document for reading; None if there is nothing to do (finished already, gone,
+    or given up after `max_attempts`, in which case it is marked failed)."""
+    doc = session.get(Document, document_id, with_for_update=True)
+    if doc is None or doc.status in (DONE, FAILED):
+        return None
+    if doc.attempts >= max_attempts:
+        doc.status, doc.finished_at = FAILED, utcnow()
+        doc.error = (f"{doc.name}: given up after {doc.attempts} attempts: the worker reading it "
+                     "stopped each time (crash or timeout)")
+        log.error(doc.error)
+        return None
+    batch = session.get(Batch, doc.batch_id)
+    doc.status, doc.attempts, doc.pages_done = PROCESSING, doc.attempts + 1, 0
+    doc.started_at = doc.heartbeat_at = utcnow()
+    return Job(doc.id, doc.name, doc.sha256 or "", KINDS.get(doc.media_type or "", ""), doc.batch_id,
+               batch.review_threshold, batch.template, doc.attempts)
+
+
+def progress(session: Session, document_id: int, page_count: int | None, pages_done: int) -> None:
+    session.execute(update(Document).where(Document.id == document_id, Document.status == PROCESSING)
+                    .values(page_count=page_count, pages_done=pages_done, heartbeat_at=utcnow()))
+
+
+def fail(session: Session, document_id: int, message: str) -> None:
+    """Record that nothing of the document can be read, and why."""
+    session.execute(delete(Page).where(Page.document_id == document_id))
+    session.execute(update(Document).where(Document.id == document_id).values(
+        status=FAILED, error=message, finished_at=utcnow()))
+
+
+def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
+         template: Template | None, on_page: Callable[[int | None, int], None]) -> list[PageOutcome]:
+    """Every page of the document read; a page that fails is recorded with its error and the
+    rest goes on, `on_page(total, done)` told as pages finish. Raises UnreadableFile when the
+    file as a whole cannot be read."""
+    path = storage.path(job.sha256)
+    if not path.is_file():
+        raise UnreadableFile("the stored original is missing from the data directory")
+    outcomes: list[PageOutcome] = []
+    total = count_pages(path, job.kind)
+    # Progress is worth a write only for documents of several pages (one-page documents are
+    # the bulk of a busy service, and their progress is their result).
+    report = total != 1
+    if report:
+        on_page(total, 0)
+    for page in pages(path, job.kind, limits):
+        if page.image is None:
+            outcomes.append(PageOutcome(page.number, None, page.error))
+        else:
+            try:
+                outcomes.append(PageOutcome(page.number, read_page(page.image, template)))
+            except Exception as exc:  # noqa: BLE001 - a bad page never stops the document
+                log.exception("%s: page %d could not be read", job.name, page.number)
+                problem = f"page {page.number}: could not be read ({type(exc).__name__}: {exc})"
+                outcomes.append(PageOutcome(page.number, None, problem))
+        if report:
+            on_page(total, len(outcomes))
+    return outcomes
+
+
+def model_version_id(session: Session, name: str) -> int:
+    found = session.scalar(select(ModelVersion.id).where(ModelVersion.name == name))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            version = ModelVersion(name=name)
+            session.add(version)
+        return version.id
+    except IntegrityError:  # another worker added it at the same moment
+        return session.scalar(select(ModelVersion.id).where(ModelVersion.name == name))
+
+
+def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version: str) -> str:
+    """Replace the document's results with `outcomes` in this transaction; returns its status."""
+    doc = session.get(Document, job.document_id, with_for_update=True)
+    if doc is None:
+        return FAILED
+    session.execute(delete(Page).where(Page.document_id == doc.id))
+    for outcome in outcomes:
+        session.add(_page_row(job, doc.id, outcome))
+    errors = [o.error for o in outcomes if o.error]
+    readable = any(o.result is not None for o in outcomes)
+    doc.status = DONE if readable else FAILED
+    doc.error = f"{job.name}: " + "; ".join(errors) if errors else None
+    if not outcomes:
+        doc.status, doc.error = FAILED, f"{job.name}: the document has no pages"
+    doc.page_count = doc.pages_done = len(outcomes)
+    doc.finished_at = doc.heartbeat_at = utcnow()
+    doc.model_version_id = model_version_id(session, model_version)
+    return doc.status
+
+
+def _page_row(job: Job, document_id: int, outcome: PageOutcome) -> Page:
+    result = outcome.result
+    if result is None:
+        return Page(document_id=document_id, number=outcome.number, width=0, height=0,
+                    error=outcome.error, warnings=[])
+    page = Page(document_id=document_id, number=outcome.number, width=result.width,
+                height=result.height, skew_deg=result.skew_deg, rotation=result.rotation,
+                warnings=list(result.warnings))
+    now = utcnow()
+    for position, f in enumerate(result.fields, start=1):
+        x, y, w, h = f.box
+        status = AUTO if f.confidence >= job.review_threshold else NEEDS_REVIEW
+        page.fields.append(Field(
+            document_id=document_id, batch_id=job.batch_id, position=position, name=f.name,
+            kind=f.kind, x=x, y=y, width=w, height=h, cells=[list(c) for c in f.cells],
+            recognized_value=f.value, value=f.value, confidence=round(f.confidence, 6),
+            status=status, updated_at=now,
+            digits=[Digit(position=i, value=d.value, confidence=round(d.confidence, 6),
+                          x=d.box[0], y=d.box[1], width=d.box[2], height=d.box[3],
+                          alternatives=[[v, round(p, 6)] for v, p in d.alternatives])
+                    for i, d in enumerate(f.digits, start=1)]))
+    return page

@@ -1,0 +1,174 @@
+"""The database schema: batches of documents, their pages, fields and digits, reviews, models.
+
+The database is the source of truth for job state: a batch's status is derived from its
+documents' states (`core.batches`), never kept twice. Image bytes are never stored here: a
+document points at its original by content hash (`core.storage`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Document states, in the order they happen.
+QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
+# Field states: read with confidence, waiting for a person, read by a person.
+AUTO, NEEDS_REVIEW, REVIEWED = "auto", "needs_review", "reviewed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite hands datetimes back without their zone: they were stored UTC)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class ModelVersion(Base):
+    """A recogniser that produced results: its file name and content hash."""
+
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    template: Mapped[str | None] = mapped_column(String(64))
+    review_threshold: Mapped[float] = mapped_column(Float)
+    documents: Mapped[list[Document]] = relationship(back_populates="batch", order_by="Document.position")
+
+
+class Document(Base):
+    """One uploaded file (or one file inside an uploaded ZIP)."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in the upload
+    name: Mapped[str] = mapped_column(Text)  # file name; inside a ZIP, its path there
+    sha256: Mapped[str | None] = mapped_column(String(64))  # content address of the original
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued_at: Mapped[datetime | None]  # None: not yet handed to the broker
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # last sign of life from the worker reading it
+    finished_at: Mapped[datetime | None]
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    batch: Mapped[Batch] = relationship(back_populates="documents")
+    pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.number",
+                                             cascade="all, delete-orphan", passive_deletes=True)
+    __table_args__ = (Index("ix_documents_batch_position", "batch_id", "position"),)
+
+
+class Page(Base):
+    __tablename__ = "pages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1-based
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    skew_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)  # this page could not be read
+    document: Mapped[Document] = relationship(back_populates="pages")
+    fields: Mapped[list[Field]] = relationship(back_populates="page", order_by="Field.position",
+                                               cascade="all, delete-orphan", passive_deletes=True)
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+
+class Field(Base):
+    __tablename__ = "fields"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # reading order on the page, from 1
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # comb | box
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    cells: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
+    recognized_value: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)  # final: the reviewer's when reviewed
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    unreadable: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    page: Mapped[Page] = relationship(back_populates="fields")
+    digits: Mapped[list[Digit]] = relationship(back_populates="field", order_by="Digit.position",
+                                               cascade="all, delete-orphan", passive_deletes=True)
+    __table_args__ = (
+        UniqueConstraint("page_id", "position"),
+        Index("ix_fields_batch_status", "batch_id", "status"),
+        Index("ix_fields_status_id", "status", "id"),
+    )
+
+
+class Digit(Base):
+    __tablename__ = "digits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(1))
+    confidence: Mapped[float] = mapped_column(Float)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    alternatives: Mapped[list[list[object]]] = mapped_column(JSON, default=list)
+    field: Mapped[Field] = relationship(back_populates="digits")
+
+
+class Review(Base):
+    """Every change a person made to a field: who, when, the value before and after.
+    Kept even if the field is read again (the field link is then cleared)."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id", ondelete="SET NULL"), index=True)
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    document_id: Mapped[int] = mapped_column(Integer)
+    page_number: Mapped[int] = mapped_column(Integer)
+    field_position: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))  # correct | confirm | unreadable
+    old_value: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,131 @@
+"""The service's configuration: one object, read from the environment, shared by web and worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Fields whose confidence is under this are put in front of a person. Chosen from `make eval`:
+# the lowest threshold at which auto-accepted fields err at most 0.5% on the generated pages
+# (see README, "Choosing the review threshold").
+DEFAULT_REVIEW_THRESHOLD = 0.90
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    broker_url: str = ""
+    api_token: str | None = None
+    secret_key: str = ""
+    host: str = "127.0.0.1"  # docker-compose sets 0.0.0.0 inside its network
+    port: int = 8000
+    web_processes: int = 2
+    proxies: int = 0  # reverse proxies in front (their X-Forwarded-* headers are trusted)
+    secure_cookies: bool = False  # set when users reach the service over HTTPS
+    mnist_dir: Path | None = None
+    model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.keras"
+    form_templates_dir: Path = PROJECT_ROOT / "form_templates"
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
+    pdf_dpi: int = 200
+    # Limits: each protects memory or disk from one hostile or mistaken upload.
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_files_per_batch: int = 1000
+    max_pages_per_document: int = 200
+    max_page_pixels: int = 40_000_000  # an A4 page at 600 dpi is 35 Mpx
+    max_zip_members: int = 1000
+    max_zip_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_zip_ratio: int = 200  # real scans compress 2-20x; a bomb compresses 1000x
+    max_zip_depth: int = 2
+    # Worker behaviour.
+    worker_concurrency: int = 2
+    task_max_retries: int = 3
+    task_retry_backoff_s: int = 2
+    broker_visibility_timeout_s: int = 600
+    sweep_interval_s: float = 30.0
+    stale_after_s: int = 300  # a reader silent this long (no page finished) is taken for dead
+    broker_timeout_s: float = 3.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables (names as in the README), then `overrides`."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, field.type, raw)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        return settings._with_derived_defaults()
+
+    def _with_derived_defaults(self) -> Settings:
+        data_dir = Path(self.data_dir).resolve()
+        changes: dict[str, object] = {"data_dir": data_dir}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{data_dir / 'digits.sqlite3'}"
+        if not self.broker_url:
+            changes["broker_url"] = f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}"
+        if not self.secret_key:
+            changes["secret_key"] = _persistent_secret(data_dir)
+        if not 0.0 <= self.review_threshold <= 1.0:
+            raise SettingsError(f"REVIEW_THRESHOLD must be within 0..1, got {self.review_threshold}")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse(name: str, annotation: object, raw: str) -> object:
+    kind = str(annotation)
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name.upper()}={raw!r}: expected true or false")
+    try:
+        if "int" in kind and "Path" not in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise SettingsError(f"{name.upper()}={raw!r}: {exc}") from None
+    return raw
+
+
+def _persistent_secret(data_dir: Path) -> str:
+    """A random secret made once per data directory, so every process and restart agrees on it."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(32))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # atomic: the first process to get here wins, the others read its secret
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,88 @@
+"""Originals, stored by content: `<data>/originals/ab/cd/<sha256>`.
+
+Files are streamed to a temporary file while hashed, fsynced, then moved into place, so an
+original is on disk before any database row points at it. The same bytes uploaded twice are
+stored once. Paths come from hashes only: nothing a user sends reaches the file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TooLarge(Exception):
+    """The stream went past its size limit."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    sha256: str
+    size: int
+    head: bytes  # the first bytes, for recognising the file type
+
+
+class Storage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+
+    def path(self, sha256: str) -> Path:
+        if not SHA256.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 content address: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put_stream(self, stream: BinaryIO, limit: int | None = None) -> Stored:
+        """Store what `stream` yields; raises TooLarge past `limit` bytes (nothing is kept)."""
+        return self.put_chunks(iter(lambda: stream.read(CHUNK), b""), limit)
+
+    def put_chunks(self, chunks: Iterable[bytes], limit: int | None = None) -> Stored:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise TooLarge(f"more than {limit} bytes")
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            final = self.path(sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+            _fsync_dir(final.parent)
+            return Stored(sha256, size, head)
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+
+    def put_bytes(self, data: bytes) -> Stored:
+        return self.put_chunks([data])
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
