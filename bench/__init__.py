@@ -1,0 +1,1 @@
+"""Benchmarks and the load test (`make bench`, `make load`): they print their figures."""

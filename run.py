@@ -1,0 +1,71 @@
+"""Start the service: apply migrations, then the web server and a Celery worker (`make run`).
+
+Configuration comes from the environment (see the README); with none, everything lives under
+`var/` (SQLite database, SQLite-backed broker) and no server is needed. Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from core.migrate import upgrade
+from core.settings import Settings
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    upgrade(settings)
+    python = sys.executable
+    web = subprocess.Popen([
+        python, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{settings.host}:{settings.port}",
+        "--workers", str(settings.web_processes), "--threads", "4", "--timeout", "300",
+        "--graceful-timeout", "30", "--log-level", "info"])
+    worker = subprocess.Popen([
+        python, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO",
+        "--concurrency", str(settings.worker_concurrency), "--queues", "documents",
+        "--without-gossip", "--without-mingle", "--hostname", f"worker-{os.getpid()}@%h"])
+    children = [web, worker]
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"\n  Digits is starting on {url}  (health: {url}/healthz)\n"
+          f"  database: {_safe(settings.database_url)}\n  broker:   {_safe(settings.broker_url)}\n"
+          f"  data:     {settings.data_dir}\n", flush=True)
+    if not settings.api_token:
+        print("  No API_TOKEN is set: anyone who can reach this port can use it. To require a\n"
+              "  token, start with\n"
+              "    API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))') make run\n",
+              flush=True)
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop()
+    deadline = time.time() + 30
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return next((child.returncode for child in children if child.returncode and child.returncode > 0), 0)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
+    return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The pages people use: upload, batches, a batch's documents and page images; login; health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import text
+
+from core.schema import Batch
+from segmentation.templates import available
+from web.auth import csrf_token, token_matches
+from web.extensions import celery, db, settings
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def upload() -> str:
+    return render_template("upload.html", templates=available(settings().form_templates_dir),
+                           threshold=settings().review_threshold,
+                           max_upload=settings().max_upload_bytes)
+
+
+@bp.get("/batches")
+def batches() -> str:
+    return render_template("batches.html")
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id: str) -> str:
+    if len(batch_id) > 32 or db().get(Batch, batch_id) is None:
+        abort(404)
+    return render_template("batch.html", batch_id=batch_id)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    message = ""
+    if request.method == "POST":
+        if request.form.get("csrf_token") != csrf_token():
+            message = "The form expired: please try again."
+        elif settings().api_token and not token_matches(request.form.get("token")):
+            message = "That token is not right."
+        else:
+            session.clear()
+            session["user"] = (request.form.get("name") or "").strip()[:200] or "reviewer"
+            target = request.args.get("next") or "/"
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return render_template("login.html", message=message, needs_token=bool(settings().api_token))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    checks = {"database": "ok", "broker": "ok"}
+    try:
+        db().execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - report, never raise
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        with celery().connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=settings().broker_timeout_s)
+    except Exception as exc:  # noqa: BLE001
+        checks["broker"] = f"unavailable: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "unavailable", **checks), 200 if healthy else 503

@@ -1,0 +1,42 @@
+"""The worker's Celery app: `celery -A worker.app worker`.
+
+Each pool process gets its own database connections and a recogniser loaded on first use; each
+worker runs the recovery sweep in the background (worker.sweep).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from core.db import dispose_all
+from core.settings import Settings
+from worker.celery_app import make_celery
+
+settings = Settings.from_env()
+celery_app = make_celery(settings)
+celery_app.conf.include = ["worker.tasks"]
+log = logging.getLogger("worker")
+
+
+@worker_process_init.connect
+def _init_process(**_: object) -> None:
+    dispose_all()  # connections inherited through fork are the parent's: never share them
+    from worker.recognition import get_reader
+
+    get_reader(str(settings.model_path), settings.max_page_pixels)  # load now, not in the first task
+
+
+@worker_ready.connect
+def _start_sweep(**_: object) -> None:
+    from worker import sweep
+
+    sweep.start_background(settings, celery_app)
+
+
+@worker_shutdown.connect
+def _stop_sweep(**_: object) -> None:
+    from worker import sweep
+
+    sweep.stop_background()

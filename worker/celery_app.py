@@ -1,0 +1,47 @@
+"""The Celery application, configured from the service's settings (the same object as the web)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from core.settings import Settings
+
+QUEUE = "documents"
+PROCESS_DOCUMENT = "worker.tasks.process_document"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app on the settings' broker. Results are never kept in Celery: the database is
+    the record of every document's state."""
+    app = Celery("digits", broker=settings.broker_url, set_as_current=False)
+    embedded = settings.broker_url.startswith("sqla+")
+    app.conf.update(
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        task_acks_late=True,  # a task is acknowledged when done: a dead worker's task comes back
+        task_reject_on_worker_lost=True,  # ... at once when a pool process is killed
+        worker_prefetch_multiplier=1,  # a worker holds at most one document it is not reading
+        task_default_queue=QUEUE,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.broker_timeout_s,
+        broker_transport_options=_transport_options(settings, embedded),
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1.0},
+        # The embedded broker (a SQLite table) has no broadcast: no remote control there.
+        worker_enable_remote_control=not embedded,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def _transport_options(settings: Settings, embedded: bool) -> dict[str, object]:
+    if embedded:  # these go to SQLAlchemy's create_engine: wait for SQLite's lock, never fail
+        return {"connect_args": {"timeout": 30}}
+    return {
+        # Redis hands an unacknowledged task to another worker after this long.
+        "visibility_timeout": settings.broker_visibility_timeout_s,
+        "socket_connect_timeout": settings.broker_timeout_s,
+        "socket_timeout": max(settings.broker_timeout_s, 5.0),
+    }

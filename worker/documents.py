@@ -1,0 +1,66 @@
+"""Reading one document end to end: claim it, read its pages, save the results."""
+
+from __future__ import annotations
+
+import logging
+
+from core import processing
+from core.db import session_scope
+from core.files import Limits, UnreadableFile
+from core.locks import document_lock
+from core.schema import FAILED
+from core.settings import Settings
+from core.storage import Storage
+from segmentation.templates import TemplateError, find_template
+from worker.recognition import Reader
+
+log = logging.getLogger(__name__)
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi)
+
+
+def process_document(settings: Settings, document_id: int, reader: Reader) -> str | None:
+    """Read document `document_id`; returns its final status, or None when there was nothing
+    to do (already finished, or being read by a live worker right now)."""
+    with document_lock(settings, document_id) as held:
+        if not held:
+            log.info("document %s is being read by another worker: skipped", document_id)
+            return None
+        with session_scope(settings) as session:
+            job = processing.start(session, document_id, settings.task_max_retries + 1)
+        if job is None:
+            return None
+        try:
+            template = find_template(settings.form_templates_dir, job.template) if job.template else None
+        except TemplateError as exc:
+            return _fail(settings, job, f"{job.name}: {exc}")
+
+        def on_page(total: int | None, done: int) -> None:
+            with session_scope(settings) as session:
+                processing.progress(session, job.document_id, total, done)
+
+        try:
+            outcomes = processing.read(job, Storage(settings.originals_dir), limits_of(settings),
+                                       reader.read_page, template, on_page)
+        except UnreadableFile as exc:
+            return _fail(settings, job, f"{job.name}: {exc}")
+        with session_scope(settings) as session:
+            status = processing.save(session, job, outcomes, reader.version)
+        log.info("%s: %s, %d pages", job.name, status, len(outcomes))
+        return status
+
+
+def _fail(settings: Settings, job: processing.Job, message: str) -> str:
+    log.warning(message)
+    with session_scope(settings) as session:
+        processing.fail(session, job.document_id, message)
+    return FAILED
+
+
+def record_crash(settings: Settings, document_id: int, error: BaseException) -> None:
+    """A bug stopped the reading: record it on the document so its batch can still finish."""
+    with session_scope(settings) as session:
+        processing.fail(session, document_id,
+                        f"internal error while reading: {type(error).__name__}: {error}")

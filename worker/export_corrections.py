@@ -1,0 +1,84 @@
+"""Reviewed fields as training data: `python -m worker.export_corrections --output FILE.npz`.
+
+For every field a person corrected or confirmed, its page is read again from the stored
+original with the same pipeline, and the field's glyphs are labelled with the person's digits
+(when the glyph count matches the value's length; other fields are counted and left out).
+The file holds `glyphs` (N, 28, 28) float32 and `labels` (N,), ready for
+`python -m models.train --extra FILE.npz`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from core.db import session_scope
+from core.files import Limits, page
+from core.processing import KINDS
+from core.schema import REVIEWED, Document, Field, Page
+from core.settings import Settings
+from core.storage import Storage
+from segmentation.boxes import iou
+from worker.recognition import get_reader
+
+MATCH_IOU = 0.8  # the field read again must be the same box
+
+
+def export(settings: Settings, batch_id: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Glyphs and labels from reviewed fields, with counts of what was used and left out."""
+    query = (select(Field, Page, Document).join(Page, Field.page_id == Page.id)
+             .join(Document, Field.document_id == Document.id)
+             .where(Field.status == REVIEWED, Field.unreadable.is_(False))
+             .order_by(Document.id, Page.number, Field.position))
+    if batch_id:
+        query = query.where(Field.batch_id == batch_id)
+    with session_scope(settings) as session:
+        rows = [(f.x, f.y, f.width, f.height, f.value, p.number, d.sha256, d.media_type)
+                for f, p, d in session.execute(query)]
+    reader = get_reader(str(settings.model_path), settings.max_page_pixels)
+    limits = Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi)
+    storage = Storage(settings.originals_dir)
+    glyphs: list[np.ndarray] = []
+    labels: list[int] = []
+    counts = {"fields": len(rows), "used": 0, "count_mismatch": 0, "not_found": 0}
+    pages: dict[tuple[str, int], object] = {}
+    for x, y, w, h, value, number, sha256, media_type in rows:
+        key = (sha256, number)
+        if key not in pages:
+            pixels = page(storage.path(sha256), KINDS[media_type], number, limits)
+            pages[key] = reader.read_page(pixels, None)
+        result = pages[key]
+        match = max(result.fields, key=lambda f: iou(f.box, (x, y, w, h)), default=None)
+        if match is None or iou(match.box, (x, y, w, h)) < MATCH_IOU:
+            counts["not_found"] += 1
+            continue
+        if len(match.digits) != len(value):
+            counts["count_mismatch"] += 1
+            continue
+        counts["used"] += 1
+        glyphs.extend(d.glyph for d in match.digits)
+        labels.extend(int(c) for c in value)
+    if not glyphs:
+        return np.zeros((0, 28, 28), np.float32), np.zeros(0, np.int64), counts
+    return np.stack(glyphs).astype(np.float32), np.array(labels, np.int64), counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker.export_corrections",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch", default=None, help="only this batch's reviewed fields")
+    args = parser.parse_args(argv)
+    glyphs, labels, counts = export(Settings.from_env(), args.batch)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.output, glyphs=glyphs, labels=labels)
+    print(f"{len(labels)} glyphs from {counts['used']} of {counts['fields']} reviewed fields written to "
+          f"{args.output} ({counts['count_mismatch']} left out: glyph count differs from the "
+          f"reviewed value; {counts['not_found']} not found again)")
+
+
+if __name__ == "__main__":
+    main()

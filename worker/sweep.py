@@ -1,0 +1,116 @@
+"""The recovery sweep: no document is forgotten, whatever happened to the broker or a worker.
+
+Hands to the broker again:
+- documents never handed over (the broker was down at upload, or the web died before it),
+- queued documents whose messages are gone (the broker restarted empty) — judged by the queue
+  being empty while they wait,
+- documents whose reader stopped giving signs of life (its message lost with it).
+Duplicates are harmless: a document is read under a lock and finished ones are skipped.
+Every worker runs it in a background thread; `python -m worker.sweep` runs it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from celery import Celery
+from kombu.exceptions import ChannelError
+from sqlalchemy import or_, select, update
+
+from core.db import session_scope
+from core.schema import PROCESSING, QUEUED, Document, utcnow
+from core.settings import Settings
+from worker.celery_app import PROCESS_DOCUMENT, QUEUE
+
+log = logging.getLogger(__name__)
+LOST_AFTER_S = 60  # a queued document's message is presumed lost this long after an empty queue
+_stop = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def queue_length(celery_app: Celery) -> int | None:
+    """Messages waiting in the broker's queue, or None if the broker does not answer."""
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            try:
+                return connection.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
+            except ChannelError:
+                return 0  # no such queue: a broker that restarted empty
+    except Exception:  # noqa: BLE001 - the broker is down
+        return None
+
+
+def publish(celery_app: Celery, document_id: int) -> None:
+    celery_app.send_task(PROCESS_DOCUMENT, args=[document_id], queue=QUEUE)
+
+
+def sweep(settings: Settings, celery_app: Celery) -> int:
+    """One pass; returns how many documents were handed to the broker."""
+    now = utcnow()
+    waiting = queue_length(celery_app)
+    if waiting is None:
+        return 0  # the broker is down: nothing can be handed over now
+    stale = now - timedelta(seconds=settings.stale_after_s)
+    lost = now - timedelta(seconds=LOST_AFTER_S)
+    conditions = [(Document.status == QUEUED) & Document.enqueued_at.is_(None),
+                  (Document.status == PROCESSING) & (Document.heartbeat_at < stale)]
+    if waiting == 0:
+        conditions.append((Document.status == QUEUED) & (Document.enqueued_at < lost))
+    with session_scope(settings) as session:
+        ids = session.scalars(select(Document.id).where(or_(*conditions)).order_by(Document.id)
+                              .limit(1000)).all()
+    handed = 0
+    for document_id in ids:
+        with session_scope(settings) as session:
+            # Claim it, so that two workers sweeping at once do not both hand it over.
+            claimed = session.execute(
+                update(Document).where(Document.id == document_id,
+                                       or_(Document.enqueued_at.is_(None), Document.enqueued_at < lost))
+                .values(enqueued_at=now)).rowcount
+        if not claimed:
+            continue
+        try:
+            publish(celery_app, document_id)
+            handed += 1
+        except Exception:  # noqa: BLE001 - the broker went away mid-sweep: un-claim, stop
+            with session_scope(settings) as session:
+                session.execute(update(Document).where(Document.id == document_id)
+                                .values(enqueued_at=None))
+            break
+    if handed:
+        log.info("recovery sweep handed %d document(s) to the broker", handed)
+    return handed
+
+
+def _loop(settings: Settings, celery_app: Celery) -> None:
+    while not _stop.is_set():
+        try:
+            sweep(settings, celery_app)
+        except Exception:  # noqa: BLE001 - the database may be restarting: try again later
+            log.warning("recovery sweep failed; will try again", exc_info=True)
+        _stop.wait(settings.sweep_interval_s)
+
+
+def start_background(settings: Settings, celery_app: Celery) -> None:
+    global _thread
+    if settings.sweep_interval_s <= 0 or (_thread and _thread.is_alive()):
+        return
+    _stop.clear()
+    _thread = threading.Thread(target=_loop, args=(settings, celery_app), name="recovery-sweep",
+                               daemon=True)
+    _thread.start()
+
+
+def stop_background() -> None:
+    _stop.set()
+
+
+if __name__ == "__main__":
+    from worker.celery_app import make_celery
+
+    logging.basicConfig(level=logging.INFO)
+    config = Settings.from_env()
+    print(f"{sweep(config, make_celery(config))} document(s) handed to the broker")
