@@ -1,0 +1,59 @@
+"""A training run on a small slice, one epoch: every output is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import train
+from models.calibration import expected_calibration_error, fit_temperature, softmax
+
+
+@pytest.mark.slow
+def test_training_smoke_run(tmp_path: Path, mnist_dir: Path | None, mnist) -> None:  # type: ignore[no-untyped-def]
+    source = ["--mnist-dir", str(mnist_dir)] if mnist_dir else []
+    output = tmp_path / "model.keras"
+    results = tmp_path / "results"
+    metrics = train.main(["--epochs", "1", "--limit", "1500", "--pipeline-pages", "25",
+                          "--batch-size", "64", *source,
+                          "--output", str(output), "--results-dir", str(results)])
+    assert output.exists() and output.with_suffix(".json").exists()
+    saved = json.loads(output.with_suffix(".json").read_text())
+    assert saved["training"]["epochs"] == 1 and saved["training"]["train_digits"] == 1500
+    for name in ("training_curves.png", "confusion_matrix.png", "sample_predictions.png",
+                 "worst_mistakes.png", "reliability.png", "metrics.json"):
+        assert (results / name).stat().st_size > 1000, name
+    assert 0.0 <= metrics["mnist_test"]["accuracy"] <= 1.0
+    assert metrics["temperature"] > 0
+    mlp = train.main(["--arch", "mlp", "--epochs", "1", "--limit", "500", "--pipeline-pages", "0",
+                      *source, "--output", str(tmp_path / "mlp.keras"),
+                      "--results-dir", str(tmp_path / "mlp")])
+    assert mlp["training"]["arch"] == "mlp"
+
+
+def test_temperature_scaling_recovers_a_known_temperature() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (20000, 10))
+    labels = np.array([rng.choice(10, p=p) for p in softmax(logits / 2.5)])
+    assert abs(fit_temperature(logits, labels) - 2.5) < 0.15
+    before = expected_calibration_error(softmax(logits), labels)
+    after = expected_calibration_error(softmax(logits, 2.5), labels)
+    assert after < 0.02 < before
+
+
+@pytest.mark.slow
+def test_evaluate_command(tmp_path: Path, mnist_dir: Path | None, mnist, capsys) -> None:  # type: ignore[no-untyped-def]
+    from models import evaluate
+
+    source = ["--mnist-dir", str(mnist_dir)] if mnist_dir else []
+    metrics = evaluate.main(["--json", "--pipeline-pages", "0", "--results-dir", str(tmp_path), *source])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["mnist_test"]["accuracy"] == metrics["mnist_test"]["accuracy"] >= 0.996
+    assert printed["mnist_test"]["ece_after_scaling"] <= 0.01
+    assert set(printed["per_class"]) == {str(d) for d in range(10)}
+    assert len(printed["confusion_matrix"]) == 10
+    for name in ("confusion_matrix.png", "sample_predictions.png", "worst_mistakes.png", "reliability.png"):
+        assert (tmp_path / name).exists()

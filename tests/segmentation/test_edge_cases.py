@@ -1,0 +1,90 @@
+"""Pages that are not what segmentation expects: never a crash, always a clear answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segmentation.boxes import iou
+from segmentation.pipeline import read_page
+from segmentation.prepare import PageError
+from synth.pages import Canvas, make_page, random_style
+
+
+@pytest.fixture(scope="module")
+def clean(digits):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(8)
+    return make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True))
+
+
+def test_blank_page(classify) -> None:  # type: ignore[no-untyped-def]
+    result = read_page(np.full((2339, 1654), 250, np.uint8), classify)
+    assert result.fields == () and result.warnings == ()
+
+
+def test_page_without_fields(digits, classify) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    canvas = Canvas(210, 297, random_style(rng, dpi=150, clean=True), digits, rng)
+    for line in range(20):
+        canvas.label(f"Dear customer, your reference 4417-{line} of 2026 is confirmed.", 20, 30 + 10 * line)
+    canvas.rule(20, 260, 80)
+    page = np.clip(255 * (1 - canvas.print), 0, 255).astype(np.uint8)
+    assert read_page(page, classify).fields == ()
+
+
+def test_all_black_page(classify) -> None:  # type: ignore[no-untyped-def]
+    result = read_page(np.zeros((1000, 800), np.uint8), classify)
+    assert result.fields == ()
+    assert any("dark" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (30, 40), (40, 30, 3)])
+def test_tiny_pages(shape, classify) -> None:  # type: ignore[no-untyped-def]
+    assert read_page(np.full(shape, 255, np.uint8), classify).fields == ()
+
+
+def test_a_page_at_the_pixel_limit_and_over_it(classify) -> None:  # type: ignore[no-untyped-def]
+    limit = 6_000_000
+    page = np.full((3000, 2000), 255, np.uint8)
+    page[1000:1100, 500:1200] = 0  # a black bar: a blob, not a field
+    assert read_page(page, classify, max_pixels=limit).fields == ()
+    with pytest.raises(PageError, match="over the limit of 6.0 Mpx"):
+        read_page(np.full((3000, 2001), 255, np.uint8), classify, max_pixels=limit)
+
+
+def test_one_bit_and_sixteen_bit_scans(clean, classify) -> None:  # type: ignore[no-untyped-def]
+    grey = clean.image if clean.image.ndim == 2 else clean.image.min(axis=2)
+    eight = read_page(grey, classify)
+    one_bit = read_page(grey > 128, classify)  # True = white, as Pillow gives 1-bit images
+    sixteen = read_page(grey.astype(np.uint16) * 257, classify)
+    for result in (one_bit, sixteen):
+        assert len(result.fields) == len(clean.fields)
+        for truth in clean.fields:
+            assert max(iou(truth.box, f.box) for f in result.fields) >= 0.8
+    assert [f.value for f in sixteen.fields] == [f.value for f in eight.fields]
+    right = sum(f.value == t.value for f, t in zip(one_bit.fields, clean.fields))
+    assert right >= 0.7 * len(clean.fields)
+
+
+def test_colour_with_alpha_and_float_pages(clean, classify) -> None:  # type: ignore[no-untyped-def]
+    rgb = clean.image if clean.image.ndim == 3 else np.dstack([clean.image] * 3)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert len(read_page(rgba, classify).fields) == len(clean.fields)
+    assert len(read_page(rgb.astype(np.float32) / 255, classify).fields) == len(clean.fields)
+    with pytest.raises(PageError):
+        read_page(np.zeros((10, 10, 7), np.uint8), classify)
+
+
+@pytest.mark.parametrize("turns", [1, -1])
+def test_a_page_on_its_side_is_reported_and_read(clean, classify, turns) -> None:  # type: ignore[no-untyped-def]
+    turned = np.ascontiguousarray(np.rot90(clean.image, turns))
+    result = read_page(turned, classify)
+    assert result.rotation in (90, 270)
+    assert any("on its side" in w for w in result.warnings)
+    height, width = clean.image.shape[:2]
+    for truth in clean.fields:
+        x, y, w, h = truth.box
+        expected = (y, width - x - w, h, w) if turns == 1 else (height - y - h, x, h, w)
+        assert max(iou(expected, f.box) for f in result.fields) >= 0.8, (truth, expected)
+    right = sum(t.value in {f.value for f in result.fields} for t in clean.fields)
+    assert right >= 0.7 * len(clean.fields)

@@ -1,0 +1,188 @@
+"""The public contract, end to end: upload through the API, a real Celery worker reads it, the
+status API and the CSV export report it. Runs on PostgreSQL + Redis and on the embedded
+default (SQLite + Celery's SQLAlchemy transport)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.export import CSV_COLUMNS
+from segmentation.boxes import iou
+from synth import documents
+from synth.pages import make_page, random_style
+
+CONTRACT_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "height",
+                    "page_width", "page_height", "value", "recognized_value", "confidence", "status"]
+
+
+@pytest.fixture(scope="module")
+def clean_form(digits):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(11)
+    return make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True))
+
+
+@pytest.fixture(scope="module")
+def scans(digits):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(12)
+    return [make_page(digits, rng, kind, random_style(rng, dpi=200))
+            for kind in ("cheque", "order", "cheque", "form")]
+
+
+def test_healthz_reports_database_and_broker(service) -> None:  # type: ignore[no-untyped-def]
+    response = service.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_page_uploaded_comes_back_as_csv_rows(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    response = service.upload([("form.png", documents.png_bytes(clean_form.image))])
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] == "queued" and body["documents"] == 1
+    assert body["status_url"] == f"/api/batches/{body['id']}"
+
+    status = service.wait(body["id"])
+    assert status["status"] == "done", status
+    assert status["_seen"][-1] == "done" and set(status["_seen"]) <= {"queued", "processing", "done"}
+    assert status["documents"] == {"total": 1, "done": 1, "failed": 0}
+    assert status["pages"] == {"total": 1, "done": 1}
+    assert status["fields"]["total"] == len(clean_form.fields)
+    assert status["errors"] == [] and status["finished_at"] and status["created_at"]
+
+    rows = service.csv_rows(body["id"])
+    assert list(rows[0].keys())[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
+    assert list(rows[0].keys()) == CSV_COLUMNS
+    assert len(rows) == len(clean_form.fields)
+    height, width = clean_form.image.shape[:2]
+    right = 0
+    for row, truth in zip(rows, clean_form.fields):  # the form's fields are in reading order
+        box = tuple(int(row[k]) for k in ("x", "y", "width", "height"))
+        assert iou(box, truth.box) >= 0.8, (row, truth)
+        assert row["batch_id"] == body["id"] and row["document"] == "form.png" and row["page"] == "1"
+        assert (int(row["page_width"]), int(row["page_height"])) == (width, height)
+        assert 0.0 <= float(row["confidence"]) <= 1.0
+        assert row["status"] in ("auto", "needs_review")
+        assert row["value"] == row["recognized_value"]
+        right += row["value"] == truth.value
+    assert right >= 0.8 * len(rows), [(r["value"], t.value) for r, t in zip(rows, clean_form.fields)]
+
+
+def test_every_format_is_read(service, scans) -> None:  # type: ignore[no-untyped-def]
+    a, b, c, d = scans
+    files = [
+        ("cheque.jpg", documents.jpeg_bytes(a.image, quality=85)),
+        ("two-pages.tif", documents.tiff_bytes([b.image, c.image])),
+        ("scan.pdf", documents.pdf_bytes([d.image], dpi=200)),
+        ("bundle.zip", documents.zip_bytes({"in/cheque.png": documents.png_bytes(a.image),
+                                            "in/form.jpg": documents.jpeg_bytes(d.image)})),
+    ]
+    response = service.upload(files)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["documents"] == 5  # the ZIP holds two
+    status = service.wait(response.get_json()["id"])
+    assert status["status"] == "done", status
+    assert status["pages"] == {"total": 6, "done": 6}
+    rows = service.csv_rows(response.get_json()["id"])
+    names = [r["document"] for r in rows]
+    assert names[0] == "cheque.jpg" and "in/cheque.png" in names and "in/form.jpg" in names
+    assert {r["page"] for r in rows if r["document"] == "two-pages.tif"} == {"1", "2"}
+    # Every true field of every page is in the export, where it is on the page.
+    expected = {"cheque.jpg": [a], "two-pages.tif": [b, c], "scan.pdf": [d],
+                "in/cheque.png": [a], "in/form.jpg": [d]}
+    for name, pages in expected.items():
+        for number, page in enumerate(pages, start=1):
+            found = [tuple(int(r[k]) for k in ("x", "y", "width", "height")) for r in rows
+                     if r["document"] == name and r["page"] == str(number)]
+            for truth in page.fields:
+                assert max(iou(truth.box, box) for box in found) >= 0.8, (name, number, truth)
+    # Rows come ordered by document (upload order), page, then reading order.
+    order = [(names.index(r["document"]), int(r["page"])) for r in rows]
+    assert order == sorted(order)
+
+
+def test_a_bad_file_is_reported_and_the_rest_goes_on(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    good = documents.png_bytes(clean_form.image)
+    response = service.upload([("good.png", good), ("truncated.png", good[: len(good) // 2]),
+                               ("notes.png", b"these are not pixels\n" * 10)])
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["documents"] == 3
+    assert [e["document"] for e in body["errors"]] == ["notes.png"]
+    assert "notes.png" in body["errors"][0]["error"] and "not a PNG" in body["errors"][0]["error"]
+    status = service.wait(body["id"])
+    assert status["status"] == "partial"
+    assert status["documents"] == {"total": 3, "done": 1, "failed": 2}
+    errors = {e["document"]: e["error"] for e in status["errors"]}
+    assert "truncated" in errors["truncated.png"] and errors["truncated.png"].startswith("truncated.png: ")
+    assert {r["document"] for r in service.csv_rows(body["id"])} == {"good.png"}
+
+
+def test_nothing_readable_is_refused_with_the_reason(service) -> None:  # type: ignore[no-untyped-def]
+    response = service.upload([("letter.docx", b"PK-not-really\x00" * 20)])
+    assert response.status_code == 415
+    assert "letter.docx" in response.get_json()["error"]
+    response = service.upload([("empty.png", b"")])
+    assert response.status_code == 400 and "empty.png: the file is empty" in response.get_json()["error"]
+    response = service.client.post("/api/batches", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "files" in response.get_json()["error"]
+
+
+def test_unknown_batch_and_template(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    assert service.client.get("/api/batches/deadbeef").status_code == 404
+    response = service.upload([("a.png", documents.png_bytes(clean_form.image))], template="nope")
+    assert response.status_code == 400 and "template" in response.get_json()["error"]
+
+
+def test_batches_are_listed_newest_first_in_pages(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    png = documents.png_bytes(clean_form.image)
+    ids = [service.upload([(f"p{i}.png", png)]).get_json()["id"] for i in range(3)]
+    first = service.client.get("/api/batches?per_page=2").get_json()
+    assert [b["id"] for b in first["batches"]] == ids[::-1][:2]
+    assert first["next"] and first["total"] >= 3
+    second = service.client.get(first["next"]).get_json()
+    assert second["batches"][0]["id"] == ids[0]
+    for batch_id in ids:
+        service.wait(batch_id)
+
+
+def test_reading_a_document_again_replaces_its_rows(service, scans) -> None:  # type: ignore[no-untyped-def]
+    response = service.upload([("order.png", documents.png_bytes(scans[1].image))])
+    batch_id = response.get_json()["id"]
+    service.wait(batch_id)
+    before = service.csv_rows(batch_id)
+    document_id = service.client.get(f"/api/batches/{batch_id}/documents").get_json()["documents"][0]["id"]
+    again = service.client.post(f"/api/documents/{document_id}/reprocess")
+    assert again.status_code == 202
+    status = service.wait(batch_id)
+    assert status["status"] == "done"
+    after = service.csv_rows(batch_id)
+    assert after == before  # the same rows, not doubled ones
+
+
+def test_json_export_matches_csv(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    batch_id = service.upload([("form.png", documents.png_bytes(clean_form.image))]).get_json()["id"]
+    service.wait(batch_id)
+    rows = service.csv_rows(batch_id)
+    exported = json.loads(service.client.get(f"/api/batches/{batch_id}/export.json").get_data())
+    assert exported["batch_id"] == batch_id
+    assert [(f["document"], str(f["page"]), f["field"], f["value"]) for f in exported["fields"]] == \
+        [(r["document"], r["page"], r["field"], r["value"]) for r in rows]
+    assert all(len(f["digits"]) == len(f["recognized_value"]) for f in exported["fields"])
+
+
+def test_a_correction_reaches_the_csv_with_who_and_when(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    batch_id = service.upload([("form.png", documents.png_bytes(clean_form.image))]).get_json()["id"]
+    service.wait(batch_id)
+    field = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"][0]
+    response = service.client.patch(f"/api/fields/{field['id']}", json={"value": "4242", "reviewer": "ana"})
+    assert response.status_code == 200, response.get_json()
+    assert service.client.patch(f"/api/fields/{field['id']}", json={"value": "12a"}).status_code == 400
+    row = service.csv_rows(batch_id)[0]
+    assert (row["value"], row["recognized_value"], row["status"]) == \
+        ("4242", field["recognized_value"], "reviewed")
+    assert row["reviewed_by"] == "ana" and row["reviewed_at"]
+    history = service.client.get(f"/api/fields/{field['id']}").get_json()["history"]
+    assert history[-1]["old_value"] == field["value"] and history[-1]["new_value"] == "4242"
