@@ -1,0 +1,49 @@
+# One image for every role of the service: the web (default command), the Celery worker and the
+# one-off migration (`python -m core.migrate`). See docker-compose.yml and the README.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+# opencv-python-headless and pypdfium2 bring their own libraries in their wheels; GLib is the one
+# shared library OpenCV builds commonly expect from the system (no libGL: headless needs none).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
+# A fixed, unprivileged user. Its uid matters when DATA_DIR is a shared file system (NFS, ...)
+# mounted on several machines: the directory must be writable by uid 10001 everywhere.
+# The home directory is writable because Keras and gunicorn keep small files there.
+RUN groupadd --gid 10001 digits \
+    && useradd --uid 10001 --gid digits --create-home --home-dir /home/digits \
+               --shell /usr/sbin/nologin digits
+
+WORKDIR /app
+
+# Runtime dependencies only (no test tools); this layer is rebuilt only when requirements change.
+COPY requirements.txt ./
+RUN pip install --upgrade pip \
+    && pip install -r requirements.txt
+
+# The project, owned by root and read-only for the service user. It includes the shipped model
+# (models/weights/digits.keras) and the form templates (form_templates/, if any).
+COPY . .
+RUN python -m compileall -q core web worker segmentation models \
+    && mkdir -p /data \
+    && chown digits:digits /data
+
+# DATA_DIR holds the originals (and, on the embedded default, the SQLite files). docker-compose
+# mounts a volume here; an empty named volume takes the ownership set above.
+ENV DATA_DIR=/data \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+USER digits
+EXPOSE 8000
+
+# The web. The worker runs the same image with:
+#   celery -A worker.app worker --loglevel INFO --concurrency 2 --queues documents
+CMD ["gunicorn", "web.wsgi:app", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "300"]
