@@ -22,12 +22,15 @@ from segmentation.cut import Piece
 Classify = Callable[[np.ndarray], np.ndarray]
 
 SPLIT_ASPECT = 0.75  # wider than this (width / height) may be two digits: try cutting
-SURE = 0.97  # a glyph read as one digit with at least this confidence is not cut
+SURE = 0.97  # a glyph read as one digit this confidently is not cut, unless it is very wide
+MAX_SINGLE_ASPECT = 1.6  # wider (width / height) than most single digits: read whole only if SURE
+MIN_PART_HEIGHT = 0.55  # a cut part lower than this share of the glyph is a stroke, not a digit
 SPLIT_PRIOR = 0.5  # a cut must make the reading at least this much more likely to be taken
 MAX_DEPTH = 3  # cuts within cuts: up to 8 digits run together
 DEEP_CUTS = 3  # ways of cutting tried for parts of parts
 TYPICAL_ASPECT = 0.65  # a digit's usual width / height, to cut without a recogniser
 MAX_CUTS = 5  # candidate cut columns tried per glyph
+DISTINCT_CUT = 0.08  # minima closer than this share of the width start the same cut
 INK_COST = 12.0  # cost of cutting through an ink pixel, against 1 for each step of the path
 DRIFT_COST = 0.3  # per pixel the cut wanders from its starting column
 SLIVER_SHARE = 0.06  # bits of a cut piece smaller than this share of it are dropped
@@ -81,7 +84,8 @@ def split(piece: Piece, cuts: Sequence[int]) -> list[Piece] | None:
     previous = np.full((mask.shape[0], 1), -1)
     for boundary in [*boundaries, np.full((mask.shape[0], 1), mask.shape[1])]:
         part = _trim(piece, mask & (cols > previous) & (cols <= boundary))
-        if part is None or part.width < MIN_PIECE_SHARE * piece.width:
+        if (part is None or part.width < MIN_PIECE_SHARE * piece.width
+                or part.height < MIN_PART_HEIGHT * piece.height):
             return None
         parts.append(part)
         previous = boundary
@@ -89,7 +93,8 @@ def split(piece: Piece, cuts: Sequence[int]) -> list[Piece] | None:
 
 
 def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
-    """Starting columns for `parts - 1` cuts: the thinnest columns of the ink, and even spacing."""
+    """Starting columns for `parts - 1` cuts: the thinnest columns of the ink (distinct ones,
+    not neighbours of one another), and always even spacing."""
     w = piece.width
     profile = np.convolve(piece.mask.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
     inner = np.arange(int(0.15 * w), int(0.85 * w) + 1)
@@ -98,30 +103,39 @@ def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
     minima = [int(c) for c in inner
               if profile[c] <= profile[max(c - 1, 0)] and profile[c] <= profile[min(c + 1, w - 1)]]
     minima.sort(key=lambda c: profile[c])
-    even = [round(w * k / parts) for k in range(1, parts)]
+    distinct: list[int] = []
+    for c in minima:
+        if all(abs(c - d) >= max(2, DISTINCT_CUT * w) for d in distinct):
+            distinct.append(c)
+    even = tuple(round(w * k / parts) for k in range(1, parts))
     candidates = []
-    for combo in itertools.combinations(sorted(set(minima[:MAX_CUTS])), parts - 1):
+    for combo in itertools.combinations(sorted(distinct[:MAX_CUTS]), parts - 1):
         gaps = np.diff([0, *combo, w])
         if gaps.min() >= 0.2 * w:
             candidates.append(tuple(combo))
-    candidates.append(tuple(even))
-    return list(dict.fromkeys(candidates))[: MAX_CUTS + 1]
+    candidates = [c for c in dict.fromkeys(candidates) if c != even][: MAX_CUTS - 1]
+    return [*candidates, even]
 
 
 def two_way(piece: Piece, limit: int = MAX_CUTS) -> list[tuple[Piece, Piece]]:
     """Ways of cutting `piece` in two, at its thinnest columns (and the middle)."""
-    found = []
+    found: dict[tuple[int, ...], tuple[Piece, Piece]] = {}
     for cuts in cut_candidates(piece, 2)[:limit]:
         parts = split(piece, cuts)
-        if parts is not None:
-            found.append((parts[0], parts[1]))
-    return found
+        if parts is not None:  # cut paths from nearby starts often meet: keep distinct cuts only
+            left, right = parts
+            key = (left.x0, left.y0, *left.mask.shape, right.x0, right.y0, *right.mask.shape)
+            found.setdefault(key, (left, right))
+    return list(found.values())
 
 
 def should_try(piece: Piece, best_digit_probability: float, depth: int = 0) -> bool:
-    """Worth cutting: wide enough for two digits, or (as found) not read confidently."""
-    wide = piece.width / max(1, piece.height) >= SPLIT_ASPECT
-    return wide or (depth == 0 and best_digit_probability < SURE)
+    """Worth cutting: not read confidently as one digit (only the glyphs as found: parts of
+    cuts must also be wide), or too wide for any single digit."""
+    if _too_wide(piece):
+        return True
+    unsure = best_digit_probability < SURE
+    return unsure and (depth == 0 or piece.width / max(1, piece.height) >= SPLIT_ASPECT)
 
 
 def read_best(pieces: list[Piece], classify: Classify,
@@ -129,8 +143,9 @@ def read_best(pieces: list[Piece], classify: Classify,
     """For each piece (already classified in `probs`, keyed by id), the best way to read it:
     as it is, or cut in two, each part read the best way in turn (to MAX_DEPTH cuts deep).
     Each reading scores the sum of its parts' log digit probabilities, plus log SPLIT_PRIOR
-    per cut. Returns the chosen parts and the probability of that choice among those tried.
-    All pieces of one depth are read in one call to `classify`."""
+    per cut. Returns the chosen parts and how sure that choice is: its score against the best
+    reading of every other digit string (different cuts giving the same digits are one
+    hypothesis, not rivals). All pieces of one depth are read in one call to `classify`."""
     options: dict[int, list[tuple[Piece, Piece]]] = {}
     frontier = [p for p in pieces if should_try(p, _best(probs[id(p)]))]
     for depth in range(MAX_DEPTH):
@@ -147,22 +162,37 @@ def read_best(pieces: list[Piece], classify: Classify,
 
     memo: dict[int, tuple[float, list[Piece], float]] = {}
 
+    def digits_of(parts: list[Piece]) -> str:
+        return "".join(str(int(np.argmax(probs[id(q)][:10]))) for q in parts)
+
     def best(piece: Piece) -> tuple[float, list[Piece], float]:
         if id(piece) in memo:
             return memo[id(piece)]
-        readings = [(math.log(max(_best(probs[id(piece)]), 1e-9)), [piece])]
+        readings = []
+        whole = _best(probs[id(piece)])
+        if not (options.get(id(piece)) and _too_wide(piece) and whole < SURE):
+            readings.append((math.log(max(whole, 1e-9)), [piece]))
         for left, right in options.get(id(piece), []):
             score_l, parts_l, _ = best(left)
             score_r, parts_r, _ = best(right)
             readings.append((score_l + score_r + math.log(SPLIT_PRIOR), parts_l + parts_r))
-        scores = np.array([r[0] for r in readings])
+        by_string: dict[str, tuple[float, list[Piece]]] = {}
+        for score, parts in readings:
+            key = digits_of(parts)
+            if key not in by_string or score > by_string[key][0]:
+                by_string[key] = (score, parts)
+        scores = np.array([v[0] for v in by_string.values()])
         top = int(scores.argmax())
-        chosen = (float(scores[top]), readings[top][1],
+        chosen = (float(scores[top]), list(by_string.values())[top][1],
                   float(np.exp(scores[top] - np.logaddexp.reduce(scores))))
         memo[id(piece)] = chosen
         return chosen
 
     return [(best(p)[1], best(p)[2]) for p in pieces]
+
+
+def _too_wide(piece: Piece) -> bool:
+    return piece.width / max(1, piece.height) >= MAX_SINGLE_ASPECT
 
 
 def _best(probabilities: np.ndarray) -> float:
