@@ -211,7 +211,9 @@ def test_upload_watch_review_by_keyboard_and_export(browser, served, form, tmp_p
         assert page.evaluate("() => window.__cropReady"), "the next field's crop was not loaded ahead"
         assert saved.value.ok, saved.value.text()
         assert page.locator("#where").inner_text() != where
-        assert _left(page) == left - 1
+        # The counter follows the server's answer to the save, which may land after the next
+        # field is already shown.
+        expect(page.locator("#left")).to_have_text(re.compile(rf"(^|\D){left - 1}(\D|$)"))
         _wait_for_crop(page)
         skipped_id = _crop_field_id(page)
         assert skipped_id != first_id
