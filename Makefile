@@ -42,8 +42,10 @@ bench: install-dev  ## model speed, then a 100-page batch through a running serv
 	$(PY) -m models.bench
 	$(PY) -m bench.service
 
-train: install  ## reproduce the shipped model (see README for time and figures)
+train: install  ## reproduce the shipped model: a base run, then fine-tuning on more cut glyphs
 	$(PY) -m models.train --arch cnn --epochs 30 --batch-size 128 --learning-rate 0.002 --seed 1
+	$(PY) -m models.train --arch cnn --epochs 10 --batch-size 128 --learning-rate 0.0005 --seed 2 \
+		--pipeline-pages 3000 --init-from models/weights/digits.keras
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
 	$(PY) -m bench.load
