@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from core import processing
 from core.db import session_scope
@@ -28,6 +29,7 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         if not held:
             log.info("document %s is being read by another worker: skipped", document_id)
             return None
+        started = time.perf_counter()
         with session_scope(settings) as session:
             job = processing.start(session, document_id, settings.task_max_retries + 1)
         if job is None:
@@ -42,13 +44,18 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
                 processing.progress(session, job.document_id, total, done)
 
         try:
+            read_started = time.perf_counter()
             outcomes = processing.read(job, Storage(settings.originals_dir), limits_of(settings),
                                        reader.read_page, template, on_page)
         except UnreadableFile as exc:
             return _fail(settings, job, f"{job.name}: {exc}")
+        save_started = time.perf_counter()
         with session_scope(settings) as session:
             status = processing.save(session, job, outcomes, reader.version)
-        log.info("%s: %s, %d pages", job.name, status, len(outcomes))
+        done = time.perf_counter()
+        log.info("%s: %s, %d pages in %.2f s (claim %.0f ms, read %.0f ms, save %.0f ms)",
+                 job.name, status, len(outcomes), done - started, 1000 * (read_started - started),
+                 1000 * (save_started - read_started), 1000 * (done - save_started))
         return status
 
 
