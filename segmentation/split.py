@@ -37,28 +37,34 @@ SLIVER_SHARE = 0.06  # bits of a cut piece smaller than this share of it are dro
 MIN_PIECE_SHARE = 0.12  # a cut leaving a piece narrower than this share of the glyph is no cut
 
 
-def cut_path(mask: np.ndarray, start: int) -> np.ndarray:
-    """Column of the cut in every row: a top-to-bottom path through the least ink, moving at
-    most one column per row, starting anywhere near `start` (dynamic programming)."""
+def cut_paths(mask: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+    """Column of each cut in every row, one row of the result per start: a top-to-bottom path
+    through the least ink, moving at most one column per row, starting anywhere near its
+    start (dynamic programming, all starts at once)."""
     h, w = mask.shape
     reach = max(2, int(0.25 * h))
-    lo, hi = max(0, start - reach), min(w, start + reach + 1)
-    columns = np.arange(lo, hi)
-    cost = mask[:, lo:hi].astype(np.float64) * INK_COST + 1.0 + DRIFT_COST * np.abs(columns - start)
+    first = np.asarray(starts, np.int64) - reach
+    offsets = np.arange(2 * reach + 1)
+    columns = first[:, None] + offsets[None, :]  # (starts, window)
+    inside = (columns >= 0) & (columns < w)
+    cost = (mask[:, np.clip(columns, 0, w - 1)] * INK_COST + 1.0
+            + DRIFT_COST * np.abs(offsets - reach)[None, None, :])  # (rows, starts, window)
+    cost[:, ~inside] = np.inf
     total = cost[0].copy()
-    moves = np.zeros((h, hi - lo), np.int8)
-    for r in range(1, h):
-        left = np.concatenate([[np.inf], total[:-1]])
-        right = np.concatenate([total[1:], [np.inf]])
-        stacked = np.stack([left, total, right])
-        choice = stacked.argmin(axis=0)
-        total = stacked[choice, np.arange(total.size)] + cost[r]
-        moves[r] = choice - 1
-    path = np.empty(h, np.int64)
-    path[-1] = int(total.argmin())
+    moves = np.zeros(cost.shape, np.int8)
+    left, right = np.full_like(total, np.inf), np.full_like(total, np.inf)
+    for r in range(1, h):  # from the cheapest of the three columns above; ties: leftmost
+        left[:, 1:], right[:, :-1] = total[:, :-1], total[:, 1:]
+        from_left = (left <= total) & (left <= right)
+        from_right = ~from_left & (right < total)
+        total = np.where(from_left, left, np.where(from_right, right, total)) + cost[r]
+        moves[r] = from_right.view(np.int8) - from_left.view(np.int8)
+    paths = np.empty((len(first), h), np.int64)
+    paths[:, -1] = total.argmin(axis=1)
+    which = np.arange(len(first))
     for r in range(h - 1, 0, -1):
-        path[r - 1] = path[r] + moves[r, path[r]]
-    return path + lo
+        paths[:, r - 1] = paths[:, r] + moves[r, which, paths[:, r]]
+    return paths + first[:, None]
 
 
 def _trim(piece: Piece, mask: np.ndarray) -> Piece | None:
@@ -77,12 +83,15 @@ def _trim(piece: Piece, mask: np.ndarray) -> Piece | None:
 
 def split(piece: Piece, cuts: Sequence[int]) -> list[Piece] | None:
     """The piece cut along paths started at `cuts` (ascending columns); None if a part is empty."""
+    return _split_along(piece, cut_paths(piece.mask, cuts))
+
+
+def _split_along(piece: Piece, paths: np.ndarray) -> list[Piece] | None:
     mask = piece.mask
     cols = np.arange(mask.shape[1])[None, :]
-    boundaries = [cut_path(mask, c)[:, None] for c in cuts]
     parts = []
     previous = np.full((mask.shape[0], 1), -1)
-    for boundary in [*boundaries, np.full((mask.shape[0], 1), mask.shape[1])]:
+    for boundary in [*(path[:, None] for path in paths), np.full((mask.shape[0], 1), mask.shape[1])]:
         part = _trim(piece, mask & (cols > previous) & (cols <= boundary))
         if (part is None or part.width < MIN_PIECE_SHARE * piece.width
                 or part.height < MIN_PART_HEIGHT * piece.height):
@@ -120,8 +129,11 @@ def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
 def two_way(piece: Piece, limit: int = MAX_CUTS) -> list[tuple[Piece, Piece]]:
     """Ways of cutting `piece` in two, at its thinnest columns (and the middle)."""
     found: dict[tuple[int, ...], tuple[Piece, Piece]] = {}
-    for cuts in cut_candidates(piece, 2)[:limit]:
-        parts = split(piece, cuts)
+    starts = [cuts[0] for cuts in cut_candidates(piece, 2)[:limit]]
+    if not starts:
+        return []
+    for path in cut_paths(piece.mask, starts):
+        parts = _split_along(piece, path[None, :])
         if parts is not None:  # cut paths from nearby starts often meet: keep distinct cuts only
             left, right = parts
             key = (left.x0, left.y0, *left.mask.shape, right.x0, right.y0, *right.mask.shape)

@@ -25,7 +25,9 @@ def make_celery(settings: Settings) -> Celery:
         task_store_errors_even_if_ignored=False,
         task_acks_late=True,  # a task is acknowledged when done: a dead worker's task comes back
         task_reject_on_worker_lost=True,  # ... at once when a pool process is killed
-        worker_prefetch_multiplier=1,  # a worker holds at most one document it is not reading
+        # Each pool process has its next document at hand: no wait on the broker between
+        # documents. A crash hands them back (acks_late).
+        worker_prefetch_multiplier=2,
         task_default_queue=QUEUE,
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
