@@ -126,7 +126,10 @@ def _piece(labels: np.ndarray, ids: list[int], stats: np.ndarray, darkness: np.n
     y0 = int(rows[:, 1].min())
     x1 = int((rows[:, 0] + rows[:, 2]).max())
     y1 = int((rows[:, 1] + rows[:, 3]).max())
-    mask = np.isin(labels[y0:y1, x0:x1], ids)
+    window = labels[y0:y1, x0:x1]
+    wanted = np.zeros(int(window.max()) + 1, bool)
+    wanted[[i for i in ids if i < wanted.size]] = True
+    mask = wanted[window]
     return Piece(mask, x0, y0, cell, _soft_ink(darkness[y0:y1, x0:x1], mask))
 
 

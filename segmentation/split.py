@@ -74,7 +74,9 @@ def _trim(piece: Piece, mask: np.ndarray) -> Piece | None:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.flatnonzero(areas >= SLIVER_SHARE * areas.sum()) + 1
-    clean = np.isin(labels, keep)
+    wanted = np.zeros(count, bool)
+    wanted[keep] = True
+    clean = wanted[labels]  # a lookup table: faster than np.isin on a few labels
     rows, cols = np.flatnonzero(clean.any(axis=1)), np.flatnonzero(clean.any(axis=0))
     if rows.size == 0:
         return None
@@ -160,11 +162,18 @@ def read_best(pieces: list[Piece], classify: Classify,
     hypothesis, not rivals). All pieces of one depth are read in one call to `classify`."""
     options: dict[int, list[tuple[Piece, Piece]]] = {}
     frontier = [p for p in pieces if should_try(p, _best(probs[id(p)]))]
+    known: dict[tuple, Piece] = {}  # different cuts often give the same part: read it once
+
+    def once(part: Piece) -> Piece:
+        return known.setdefault((part.x0, part.y0, part.mask.shape, part.mask.tobytes()), part)
+
     for depth in range(MAX_DEPTH):
         fresh: list[Piece] = []
         for piece in frontier:
-            options[id(piece)] = two_way(piece, MAX_CUTS if depth == 0 else DEEP_CUTS)
-            fresh.extend(part for pair in options[id(piece)] for part in pair)
+            pairs = [(once(a), once(b)) for a, b in two_way(piece, MAX_CUTS if depth == 0 else DEEP_CUTS)]
+            options[id(piece)] = pairs
+            fresh.extend(part for pair in pairs for part in pair if id(part) not in probs)
+        fresh = list({id(p): p for p in fresh}.values())
         if not fresh:
             break
         glyphs = np.stack([p.glyph() for p in fresh])
