@@ -103,9 +103,9 @@ def _split_along(piece: Piece, paths: np.ndarray) -> list[Piece] | None:
     return parts
 
 
-def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
-    """Starting columns for `parts - 1` cuts: the thinnest columns of the ink (distinct ones,
-    not neighbours of one another), and always even spacing."""
+def cut_candidates(piece: Piece, parts: int, limit: int = MAX_CUTS) -> list[tuple[int, ...]]:
+    """Up to `limit` sets of starting columns for `parts - 1` cuts: the thinnest columns of
+    the ink (distinct ones, not neighbours of one another), and always even spacing."""
     w = piece.width
     profile = np.convolve(piece.mask.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
     inner = np.arange(int(0.15 * w), int(0.85 * w) + 1)
@@ -124,14 +124,14 @@ def cut_candidates(piece: Piece, parts: int) -> list[tuple[int, ...]]:
         gaps = np.diff([0, *combo, w])
         if gaps.min() >= 0.2 * w:
             candidates.append(tuple(combo))
-    candidates = [c for c in dict.fromkeys(candidates) if c != even][: MAX_CUTS - 1]
+    candidates = [c for c in dict.fromkeys(candidates) if c != even][: limit - 1]
     return [*candidates, even]
 
 
 def two_way(piece: Piece, limit: int = MAX_CUTS) -> list[tuple[Piece, Piece]]:
     """Ways of cutting `piece` in two, at its thinnest columns (and the middle)."""
     found: dict[tuple[int, ...], tuple[Piece, Piece]] = {}
-    starts = [cuts[0] for cuts in cut_candidates(piece, 2)[:limit]]
+    starts = [cuts[0] for cuts in cut_candidates(piece, 2, limit)]
     if not starts:
         return []
     for path in cut_paths(piece.mask, starts):
