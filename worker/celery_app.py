@@ -20,6 +20,8 @@ def make_celery(settings: Settings) -> Celery:
     the record of every document's state."""
     app = Celery("digits", broker=settings.broker_url, set_as_current=False)
     embedded = settings.broker_url.startswith("sqla+")
+    if embedded:
+        _tune_embedded_broker(settings.broker_url)
     app.conf.update(
         task_ignore_result=True,
         task_store_errors_even_if_ignored=False,
@@ -44,15 +46,7 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def _transport_options(settings: Settings, embedded: bool) -> dict[str, object]:
-    if embedded:
-        # The table is polled (Redis pushes instead): kombu's default of once a second would
-        # leave each pool process idle up to a second after every document it finishes. The
-        # interval is the transport's class attribute (its options all go to create_engine).
-        from kombu.transport import sqlalchemy as embedded_transport
-
-        embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
-        _write_ahead_log(settings.broker_url.removeprefix("sqla+"))
-        # These go to SQLAlchemy's create_engine: wait for SQLite's lock, never fail.
+    if embedded:  # these go to SQLAlchemy's create_engine: wait for SQLite's lock, never fail
         return {"connect_args": {"timeout": 30}}
     return {
         # Redis hands an unacknowledged task to another worker after this long.
@@ -62,10 +56,17 @@ def _transport_options(settings: Settings, embedded: bool) -> dict[str, object]:
     }
 
 
-def _write_ahead_log(sqlite_url: str) -> None:
-    """Put the embedded broker's SQLite file in write-ahead-log mode (a setting the file keeps):
-    every message taken or acknowledged is a commit, and in WAL mode readers do not wait on it
-    and a commit costs one sync instead of several."""
+def _tune_embedded_broker(broker_url: str) -> None:
+    """The embedded broker's table is polled (Redis pushes instead): kombu's default of once a
+    second would leave each pool process idle up to a second after every document it finishes.
+    The interval is the transport's class attribute (its options all go to create_engine).
+    Its SQLite file goes in write-ahead-log mode (a setting the file keeps): every message
+    taken or acknowledged is a commit, and in WAL mode readers do not wait on it and a commit
+    costs one sync instead of several."""
+    from kombu.transport import sqlalchemy as embedded_transport
+
+    embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
+    sqlite_url = broker_url.removeprefix("sqla+")
     prefix = "sqlite:///"
     if not sqlite_url.startswith(prefix) or sqlite_url == prefix + ":memory:":
         return
