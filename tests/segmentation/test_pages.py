@@ -106,3 +106,15 @@ def test_reading_order_and_template_names(digits, classify, tmp_path) -> None:  
     names = [f.name for f in result.fields]
     assert names[:2] == ["date", "amount"]
     assert names[2] == "field_3"  # outside every region: numbered in reading order
+
+
+def test_split_temperature_calibration_command(mnist_dir, classify) -> None:  # type: ignore[no-untyped-def]
+    from segmentation import calibrate, split
+
+    kept = split.SPLIT_TEMPERATURE
+    try:
+        losses = calibrate.main(["--pages", "3", "--temperatures", "1.0", "0.1",
+                                 *(["--mnist-dir", str(mnist_dir)] if mnist_dir else [])])
+    finally:
+        split.SPLIT_TEMPERATURE = kept
+    assert set(losses) == {1.0, 0.1} and all(v >= 0 for v in losses.values())
