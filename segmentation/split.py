@@ -34,6 +34,8 @@ SPLIT_TEMPERATURE = 0.05
 SPLIT_PRIOR = 0.5  # a cut must make the reading at least this much more likely to be taken
 MAX_DEPTH = 3  # cuts within cuts: up to 8 digits run together
 DEEP_CUTS = 3  # ways of cutting tried for parts of parts
+THREE_WAY_ASPECT = 1.5  # wider (width / height) than this may be three digits run together
+THREE_WAY_CUTS = 4  # ways of cutting in three tried (thinnest columns, and even thirds)
 TYPICAL_ASPECT = 0.65  # a digit's usual width / height, to cut without a recogniser
 MAX_CUTS = 5  # candidate cut columns tried per glyph
 DISTINCT_CUT = 0.08  # minima closer than this share of the width start the same cut
@@ -149,6 +151,19 @@ def two_way(piece: Piece, limit: int = MAX_CUTS) -> list[tuple[Piece, Piece]]:
     return list(found.values())
 
 
+def three_way(piece: Piece) -> list[tuple[Piece, ...]]:
+    """Ways of cutting a glyph wide enough for three digits in three at once: three run
+    together are read more surely so than by cutting one off and then the other two."""
+    if piece.width / max(1, piece.height) < THREE_WAY_ASPECT:
+        return []
+    found = []
+    for cuts in cut_candidates(piece, 3, THREE_WAY_CUTS):
+        parts = split(piece, cuts)
+        if parts is not None:
+            found.append(tuple(parts))
+    return found
+
+
 def should_try(piece: Piece, best_digit_probability: float, depth: int = 0) -> bool:
     """Worth cutting: not read confidently as one digit (only the glyphs as found: parts of
     cuts must also be wide), or too wide for any single digit."""
@@ -167,7 +182,7 @@ def read_best(pieces: list[Piece], classify: Classify,
     reading of every other digit string (different cuts giving the same digits are one
     hypothesis, not rivals), softened by SPLIT_TEMPERATURE. All pieces of one depth are read
     in one call to `classify`."""
-    options: dict[int, list[tuple[Piece, Piece]]] = {}
+    options: dict[int, list[tuple[Piece, ...]]] = {}
     frontier = [p for p in pieces if should_try(p, _best(probs[id(p)]))]
     known: dict[tuple, Piece] = {}  # different cuts often give the same part: read it once
 
@@ -177,9 +192,11 @@ def read_best(pieces: list[Piece], classify: Classify,
     for depth in range(MAX_DEPTH):
         fresh: list[Piece] = []
         for piece in frontier:
-            pairs = [(once(a), once(b)) for a, b in two_way(piece, MAX_CUTS if depth == 0 else DEEP_CUTS)]
-            options[id(piece)] = pairs
-            fresh.extend(part for pair in pairs for part in pair if id(part) not in probs)
+            ways = two_way(piece, MAX_CUTS if depth == 0 else DEEP_CUTS)
+            if depth == 0:
+                ways += three_way(piece)
+            options[id(piece)] = [tuple(once(part) for part in way) for way in ways]
+            fresh.extend(part for way in options[id(piece)] for part in way if id(part) not in probs)
         fresh = list({id(p): p for p in fresh}.values())
         if not fresh:
             break
@@ -200,10 +217,10 @@ def read_best(pieces: list[Piece], classify: Classify,
         whole = _best(probs[id(piece)])
         if not (options.get(id(piece)) and _too_wide(piece) and whole < SURE):
             readings.append((math.log(max(whole, 1e-9)), [piece]))
-        for left, right in options.get(id(piece), []):
-            score_l, parts_l, _ = best(left)
-            score_r, parts_r, _ = best(right)
-            readings.append((score_l + score_r + math.log(SPLIT_PRIOR), parts_l + parts_r))
+        for way in options.get(id(piece), []):
+            read = [best(part) for part in way]
+            readings.append((sum(r[0] for r in read) + (len(way) - 1) * math.log(SPLIT_PRIOR),
+                             [q for r in read for q in r[1]]))
         by_string: dict[str, tuple[float, list[Piece]]] = {}
         for score, parts in readings:
             key = digits_of(parts)
