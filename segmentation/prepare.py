@@ -69,7 +69,8 @@ def _to_uint8(page: np.ndarray) -> np.ndarray:
         return (page >> 8).astype(np.uint8)
     if np.issubdtype(page.dtype, np.floating):
         scale = 255.0 if float(np.nanmax(page, initial=0.0)) <= 1.0 else 1.0
-        return np.clip(np.nan_to_num(page) * scale, 0, 255).astype(np.uint8)
+        # Clipped before scaling: huge values (and ±inf, made finite) would overflow.
+        return (np.clip(np.nan_to_num(page), 0.0, 255.0 / scale) * scale).astype(np.uint8)
     if np.issubdtype(page.dtype, np.integer):
         top = max(1, int(page.max(initial=0)))
         return (page.astype(np.float64) * (255.0 / max(top, 255))).astype(np.uint8)
