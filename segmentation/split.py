@@ -176,11 +176,12 @@ def should_try(piece: Piece, best_digit_probability: float, depth: int = 0) -> b
 def read_best(pieces: list[Piece], classify: Classify,
               probs: dict[int, np.ndarray]) -> list[tuple[list[Piece], float]]:
     """For each piece (already classified in `probs`, keyed by id), the best way to read it:
-    as it is, or cut in two, each part read the best way in turn (to MAX_DEPTH cuts deep).
+    as it is, or cut in two (or three, if wide enough), each part read the best way in turn
+    (to MAX_DEPTH cuts deep).
     Each reading scores the sum of its parts' log digit probabilities, plus log SPLIT_PRIOR
     per cut. Returns the chosen parts and how sure that choice is: its score against the best
     reading of every other digit string (different cuts giving the same digits are one
-    hypothesis, not rivals), softened by SPLIT_TEMPERATURE. All pieces of one depth are read
+    hypothesis, not rivals), sharpened by SPLIT_TEMPERATURE. All pieces of one depth are read
     in one call to `classify`."""
     options: dict[int, list[tuple[Piece, ...]]] = {}
     frontier = [p for p in pieces if should_try(p, _best(probs[id(p)]))]
