@@ -128,7 +128,7 @@ def _piece(labels: np.ndarray, ids: list[int], stats: np.ndarray, darkness: np.n
     y1 = int((rows[:, 1] + rows[:, 3]).max())
     window = labels[y0:y1, x0:x1]
     wanted = np.zeros(int(window.max()) + 1, bool)
-    wanted[[i for i in ids if i < wanted.size]] = True
+    wanted[ids] = True  # every id lies in the window, so none is past its largest label
     mask = wanted[window]
     return Piece(mask, x0, y0, cell, _soft_ink(darkness[y0:y1, x0:x1], mask))
 
