@@ -15,6 +15,7 @@ import numpy as np
 import requests
 
 from core.settings import PROJECT_ROOT
+from worker import POOL_READY
 
 HEALTH_TIMEOUT_S = 120
 
@@ -34,7 +35,7 @@ def running_service(data_dir: Path, port: int, **env: str) -> Iterator[subproces
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
-        wait_worker_ready(data_dir / "service.log")
+        wait_worker_ready(data_dir / "service.log", int(env.get("WORKER_CONCURRENCY", "2")))
         yield process
     finally:
         if process.poll() is None:
@@ -59,10 +60,13 @@ def wait_healthy(url: str, process: subprocess.Popen) -> None:
     raise RuntimeError("the service did not become healthy")
 
 
-def wait_worker_ready(log: Path) -> None:
+def wait_worker_ready(log: Path, processes: int) -> None:
+    """Until the worker and each of its pool processes (with their recogniser loaded) are up:
+    a running service, not one still starting."""
     deadline = time.time() + HEALTH_TIMEOUT_S
     while time.time() < deadline:
-        if b" ready." in log.read_bytes():
+        text = log.read_bytes()
+        if b" ready." in text and text.count(POOL_READY.encode()) >= processes:
             return
         time.sleep(0.5)
     raise RuntimeError("the worker did not get ready")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from segmentation import quick
 from segmentation.boxes import Structure
 from segmentation.glyph import to_mnist
 
@@ -137,7 +138,7 @@ def _soft_ink(darkness: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Grey levels of the ink: darkness scaled so the stroke's core is 1, kept on the mask and
     one pixel around it (the anti-aliased edge), nothing else."""
     core = darkness[mask]
-    level = max(float(np.percentile(core, SOFT_INK_CORE)) if core.size else 1.0, STRONG_INK)
+    level = max(quick.percentile(core, SOFT_INK_CORE) if core.size else 1.0, STRONG_INK)
     edge = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return np.clip(darkness / level, 0.0, 1.0) * edge
 

@@ -150,7 +150,7 @@ def segment_fields(image: np.ndarray) -> tuple[list[CutField], float, list[str],
     its side; nothing is read yet."""
     prepared = prepare(image)
     warnings = []
-    if float(np.median(prepared.background)) < DARK_PAGE * 255:
+    if prepared.paper_level < DARK_PAGE * 255:
         warnings.append("the page is almost entirely dark: nothing can be read on it")
         return [], 0.0, warnings, False
     structures = find_structures(prepared)

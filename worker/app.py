@@ -12,6 +12,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from core.db import dispose_all
 from core.settings import Settings
+from worker import POOL_READY
 from worker.celery_app import make_celery
 
 settings = Settings.from_env()
@@ -25,7 +26,8 @@ def _init_process(**_: object) -> None:
     dispose_all()  # connections inherited through fork are the parent's: never share them
     from worker.recognition import get_reader
 
-    get_reader(str(settings.model_path), settings.max_page_pixels)  # load now, not in the first task
+    reader = get_reader(str(settings.model_path), settings.max_page_pixels)  # now, not in the first task
+    log.info("%s: recogniser %s loaded", POOL_READY, reader.version)
 
 
 @worker_ready.connect
