@@ -8,6 +8,7 @@ stored once. Paths come from hashes only: nothing a user sends reaches the file 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -44,9 +45,30 @@ class Storage:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def spool(self) -> Spool:
+        """A new file to receive an upload into, hashed as it is written (see Spool)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return Spool(self.tmp)
+
     def put_stream(self, stream: BinaryIO, limit: int | None = None) -> Stored:
-        """Store what `stream` yields; raises TooLarge past `limit` bytes (nothing is kept)."""
+        """Store what `stream` yields; raises TooLarge past `limit` bytes (nothing is kept).
+        A Spool of this store is moved into place instead of copied."""
+        if isinstance(stream, Spool) and stream.hashed and Path(stream.name).parent == self.tmp:
+            return self._adopt(stream, limit)
         return self.put_chunks(iter(lambda: stream.read(CHUNK), b""), limit)
+
+    def _adopt(self, spool: Spool, limit: int | None) -> Stored:
+        if limit is not None and spool.size > limit:
+            spool.discard()
+            raise TooLarge(f"more than {limit} bytes")
+        spool.flush()
+        os.fsync(spool.fileno())
+        final = self.path(spool.sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spool.name, final)
+        spool.adopted = True
+        _fsync_dir(final.parent)
+        return Stored(spool.sha256, spool.size, spool.head)
 
     def put_chunks(self, chunks: Iterable[bytes], limit: int | None = None) -> Stored:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -86,3 +108,46 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class Spool(io.BufferedRandom):
+    """A file an upload is written into as it arrives (the web's multipart parser writes each
+    file part here), in the store's temporary folder and hashed on the way: storing it is then
+    a rename, not a second copy of every byte. Closed without being stored, it is deleted."""
+
+    def __init__(self, folder: Path) -> None:
+        fd, path = tempfile.mkstemp(dir=folder, prefix="upload-")
+        raw = io.FileIO(fd, "r+")
+        raw.name = path  # type: ignore[misc]  # what `name` gives: the path, not the descriptor
+        super().__init__(raw, buffer_size=CHUNK)
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+        self.hashed = True  # all bytes were written in order, so the hash is of the file
+        self.adopted = False
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.hashed and self.tell() != self.size:
+            self.hashed = False  # written out of order: Storage copies it the ordinary way
+        written = super().write(data)
+        if self.hashed:
+            view = memoryview(data)[:written]
+            self._digest.update(view)
+            if len(self.head) < 4096:
+                self.head += bytes(view[: 4096 - len(self.head)])
+            self.size += written
+        return written
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def discard(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if not self.adopted and os.path.exists(self.name):
+                os.unlink(self.name)

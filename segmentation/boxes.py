@@ -340,7 +340,7 @@ def _ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:
     strong = peak > 0.1
     if not strong.any():
         return 0.0
-    return quick.median(np.clip(rows[:, strong], 0, None).sum(axis=0) / peak[strong])
+    return quick.median(np.maximum(rows[:, strong], 0).sum(axis=0) / peak[strong])
 
 
 def _square_corners(upright: np.ndarray, top: tuple[int, int], bottom: tuple[int, int],

@@ -8,7 +8,7 @@ in a comb, by overlapping columns in an open box (a 5's flag, a 7's bar join the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -42,11 +42,14 @@ class Piece:
     y0: int
     cell: int | None = None
     ink: np.ndarray | None = None  # float 0..1, same shape: the ink's grey levels (anti-aliased)
+    _glyph: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def glyph(self) -> np.ndarray:
         """The 28×28 recogniser input: the soft ink when known (MNIST's digits are grey at their
-        edges), else the mask."""
-        return to_mnist(self.ink if self.ink is not None else self.mask)
+        edges), else the mask. Made once: the page's batch and its results both ask for it."""
+        if self._glyph is None:
+            self._glyph = to_mnist(self.ink if self.ink is not None else self.mask)
+        return self._glyph
 
     def part(self, mask: np.ndarray, x0: int, y0: int) -> Piece:
         """A piece cut from this one: `mask` is in this piece's coordinates, cropped at (x0, y0)."""
@@ -140,7 +143,7 @@ def _soft_ink(darkness: np.ndarray, mask: np.ndarray) -> np.ndarray:
     core = darkness[mask]
     level = max(quick.percentile(core, SOFT_INK_CORE) if core.size else 1.0, STRONG_INK)
     edge = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return np.clip(darkness / level, 0.0, 1.0) * edge
+    return np.minimum(np.maximum(darkness / level, 0.0), 1.0) * edge
 
 
 def comb_pieces(s: Structure) -> list[Piece]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -46,8 +47,11 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def _transport_options(settings: Settings, embedded: bool) -> dict[str, object]:
-    if embedded:  # these go to SQLAlchemy's create_engine: wait for SQLite's lock, never fail
-        return {"connect_args": {"timeout": 30}}
+    if embedded:  # these go to SQLAlchemy's create_engine
+        path = _sqlite_path(settings.broker_url)
+        if path is None:  # in memory: SQLAlchemy's own connections
+            return {"connect_args": {"timeout": 30}}
+        return {"creator": functools.partial(_broker_connection, str(path))}
     return {
         # Redis hands an unacknowledged task to another worker after this long.
         "visibility_timeout": settings.broker_visibility_timeout_s,
@@ -66,11 +70,29 @@ def _tune_embedded_broker(broker_url: str) -> None:
     from kombu.transport import sqlalchemy as embedded_transport
 
     embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
-    sqlite_url = broker_url.removeprefix("sqla+")
-    prefix = "sqlite:///"
-    if not sqlite_url.startswith(prefix) or sqlite_url == prefix + ":memory:":
+    path = _sqlite_path(broker_url)
+    if path is None:
         return
-    path = Path(sqlite_url.removeprefix(prefix))
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _sqlite_path(broker_url: str) -> Path | None:
+    """The file of a `sqla+sqlite:///...` broker; None for another broker or one in memory."""
+    sqlite_url = broker_url.removeprefix("sqla+")
+    prefix = "sqlite:///"
+    if not sqlite_url.startswith(prefix) or sqlite_url == prefix + ":memory:":
+        return None
+    return Path(sqlite_url.removeprefix(prefix))
+
+
+def _broker_connection(path: str) -> sqlite3.Connection:
+    """A connection to the embedded broker's file: it waits for SQLite's lock rather than fail,
+    and commits without waiting for the disk (synchronous=NORMAL, safe in WAL mode: a crash
+    of the machine can lose the last messages, never corrupt the file). Every message sent,
+    taken and acknowledged is a commit, and a message lost that way is not lost work: its
+    document stays queued in the database, and the recovery sweep sends it again."""
+    connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
