@@ -132,8 +132,10 @@ def _edge_skew(mask: np.ndarray) -> float | None:
     columns = np.flatnonzero(mask.any(axis=0))
     if columns.size < EDGE_MIN_COLUMNS:
         return None
-    first = mask[:, columns].argmax(axis=0)
-    last = mask.shape[0] - 1 - mask[::-1, columns].argmax(axis=0)
+    if columns.size < mask.shape[1]:
+        mask = mask[:, columns]  # (a connected component has ink in every column: no copy)
+    first = mask.argmax(axis=0)
+    last = mask.shape[0] - 1 - mask[::-1].argmax(axis=0)
     rows = np.stack([first, last]).astype(np.float64)  # (2 edges, columns)
     x = columns.astype(np.float64)
     keep = np.ones(rows.shape, bool)
@@ -154,12 +156,17 @@ def _edge_skew(mask: np.ndarray) -> float | None:
         offset = (sum_y - new_slope * sum_x) / np.maximum(n, 1)
         slope = np.where(fitting, new_slope, slope)
         near = np.abs(rows - (new_slope[:, None] * x + offset[:, None])) <= EDGE_TOLERANCE_PX
-        keep = np.where(fitting[:, None], near, keep)
-    weights = keep.sum(axis=1)
+        near = np.where(fitting[:, None], near, keep)
+        if not (near ^ keep).any():
+            break  # converged: another round would fit the same points again
+        keep = near
+    weights = keep.sum(axis=1).astype(np.float64)
     usable = weights >= EDGE_MIN_COLUMNS
     if not usable.any():
         return None
-    return float(math.degrees(math.atan(np.average(slope[usable], weights=weights[usable]))))
+    weights = weights[usable]  # np.average's arithmetic, without its overhead
+    lean = (slope[usable] * weights).sum() / weights.sum()
+    return float(math.degrees(math.atan(lean)))
 
 
 def upright_frame(region: tuple[int, int, int, int], skew_deg: float) -> Frame:
@@ -181,7 +188,9 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
     marks = prepared.marks
     h, w = marks.shape
     pooled = cv2.dilate(marks, np.ones((POOL, POOL), np.uint8))[::POOL, ::POOL]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(pooled, connectivity=8)
+    # BBDT labels like the default algorithm, with the same numbering, 1-3× faster on a page.
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        pooled, 8, cv2.CV_32S, cv2.CCL_BBDT)
     found = []
     min_side = MIN_FIELD_PX / POOL
     for i in range(1, count):
@@ -216,7 +225,7 @@ def _has_two_lines(xs: np.ndarray, ys: np.ndarray, width: int, skew: float) -> b
     sheared[rows, cols] = 1
     # A line one row off the fitted lean still counts: columns covered within three rows.
     near = cv2.dilate(sheared, np.ones((3, 1), np.uint8))
-    lines = _runs(near.sum(axis=1) >= LONG_LINE * width)
+    lines = _runs(cv2.reduce(near, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() >= LONG_LINE * width)
     return len(lines) >= 2 and lines[-1][0] - lines[0][1] > 2
 
 

@@ -108,7 +108,7 @@ def ink_components(s: Structure) -> tuple[np.ndarray, np.ndarray]:
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(
         weak.astype(np.uint8), connectivity=8)
     has_strong = np.zeros(count, bool)
-    has_strong[np.unique(labels[strong])] = True
+    has_strong[labels[strong]] = True
     x0, y0, x1, y1 = s.outer
     inside_h = s.bottom[0] - s.top[1] - 1
     speck = max(3, SPECK_SHARE * inside_h * inside_h)

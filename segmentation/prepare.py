@@ -20,6 +20,8 @@ BACKGROUND_KERNEL = 7  # at 1/8 scale: 56 px wide, wider than any stroke or line
 # while paper noise (σ up to 4% of white) is averaged down to a quarter of the margin.
 MARK_LEVEL = 0.90
 LINE_SMOOTH = 3  # pixels averaged along a row or a column (widens dark lines by 1 px a side)
+_THREE_BYTES = np.ones((1, 3), np.uint8)
+_COLUMN_MEAN = np.full((LINE_SMOOTH, 1), 1.0 / LINE_SMOOTH, np.float32)
 
 
 class PageError(ValueError):
@@ -58,6 +60,12 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         colour = (colour.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     if colour.shape[2] == 1:
         return np.ascontiguousarray(colour[..., 0])
+    if colour.shape[2] == 3 and colour.flags.c_contiguous:
+        # The darkest of each pixel's three bytes: a 1×3 erosion along the interleaved row,
+        # read at every third byte (faster than taking the channels apart).
+        h, w, _ = colour.shape
+        darkest = cv2.erode(colour.reshape(h, w * 3), _THREE_BYTES, anchor=(0, 0))
+        return np.ascontiguousarray(darkest[:, ::3])
     return cv2.min(cv2.min(colour[..., 0], colour[..., 1]), colour[..., 2])
 
 
@@ -99,6 +107,8 @@ def prepare(image: np.ndarray) -> Prepared:
     background, paper_level = estimate_background(grey)
     threshold = (background.astype(np.uint16) * int(MARK_LEVEL * 256) >> 8).astype(np.uint8)
     along_rows = cv2.blur(grey, (LINE_SMOOTH, 1))
-    along_cols = cv2.blur(grey, (1, LINE_SMOOTH))
+    # The same average as cv2.blur(grey, (1, LINE_SMOOTH)), which OpenCV runs 3× slower down
+    # columns than along rows.
+    along_cols = cv2.filter2D(grey, -1, _COLUMN_MEAN)
     marks = cv2.compare(cv2.min(along_rows, along_cols), threshold, cv2.CMP_LT)
     return Prepared(grey, background, marks, paper_level)

@@ -19,7 +19,6 @@ from flask import Request, current_app
 
 from core.storage import Storage
 
-
 READ_SIZE = 1 << 20  # the body is read from the server 1 MiB at a time
 
 
