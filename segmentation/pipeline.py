@@ -26,6 +26,13 @@ MAX_ALTERNATIVES = 3
 # wrong, which the evaluation has not seen; kept just under 1 so that it never outranks a
 # certain reading.
 EMPTY_FIELD_CONFIDENCE = 0.995
+# Digits read less surely than this are read again, shifted a pixel each way (_reread_unsure).
+# Measured on the eval pages (seeds 20261124 and 99): at 0.9, comb fields 96.45% -> 96.92% and
+# 96.06% -> 96.31% right; 0.97 reads the same values and ranks the confidences better (89.2%
+# -> 91.8% and 85.9% -> 86.5% of fields acceptable at <=0.5% errors), for ~4 more glyphs a page.
+# Diagonal shifts and ±10% scaling as well were tried: no better.
+REREAD_BELOW = 0.97
+REREAD_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 MAX_PAGE_PIXELS = 40_000_000  # an A4 page at 600 dpi is 35 Mpx; the service's own limit is a setting
 DARK_PAGE = 0.25  # a page whose paper is darker than this (0..1) is black, or a photo negative
 SAME_LINE = 0.5  # fields overlapping vertically by this share of the lower one share a line
@@ -114,6 +121,30 @@ def _resolve_touching(fields: list[CutField], classify: Classify, probs: dict[in
         f.pieces = parts
 
 
+def _shifted(glyphs: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """The glyphs moved by (dy, dx) pixels, paper coming in at the edge."""
+    out = np.zeros_like(glyphs)
+    h, w = glyphs.shape[1:]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = \
+        glyphs[:, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+    return out
+
+
+def _reread_unsure(fields: list[CutField], classify: Classify, probs: dict[int, np.ndarray]) -> None:
+    """Digits the recogniser is unsure of are read again moved by a pixel each way, and the
+    readings averaged (test-time augmentation): centring by centre of mass puts a glyph on a
+    whole pixel, and a hesitant reading often hangs on that pixel. Only the final digits are
+    reread, and only the unsure ones: a few per page."""
+    pieces = [p for f in fields for p in f.pieces if _best_digit(probs[id(p)]) < REREAD_BELOW]
+    if not pieces:
+        return
+    glyphs = _glyphs(pieces)
+    views = [_shifted(glyphs, dy, dx) for dy, dx in REREAD_SHIFTS]
+    moved = np.asarray(classify(np.concatenate(views)), np.float64).reshape(len(views), len(pieces), -1)
+    for i, piece in enumerate(pieces):
+        probs[id(piece)] = (probs[id(piece)] + moved[:, i].sum(axis=0)) / (1 + len(views))
+
+
 def _digit(piece: cut.Piece, probabilities: np.ndarray, structure: Structure,
            glyph: np.ndarray) -> DigitResult:
     order = np.argsort(-probabilities)
@@ -175,6 +206,7 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
         for piece, row in zip(pieces, classify(_glyphs(pieces))):
             probs[id(piece)] = np.asarray(row, np.float64)
         _resolve_touching(fields, classify, probs)
+        _reread_unsure(fields, classify, probs)
     else:
         for f in fields:
             if f.structure.kind == "box":
