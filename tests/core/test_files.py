@@ -460,3 +460,12 @@ def test_a_zip_inside_is_not_mistaken_for_an_image(tmp_path: Path) -> None:
     assert sniff(data) == "zip"
     with pytest.raises(UnreadableFile, match="not a readable image"):
         read(write(tmp_path, "renamed.png", data), "png")
+
+
+def test_8_bit_pngs_decode_to_the_same_pixels_as_pillow_gives(tmp_path: Path) -> None:
+    grey = noise(40, 30)
+    colour = np.stack([noise(40, 30, seed) for seed in (1, 2, 3)], axis=2)
+    (got_grey,) = read(write(tmp_path, "g.png", encode(Image.fromarray(grey), "PNG")), "png")
+    (got_colour,) = read(write(tmp_path, "c.png", encode(Image.fromarray(colour), "PNG")), "png")
+    assert np.array_equal(got_grey.image, grey)
+    assert np.array_equal(got_colour.image, colour)  # RGB, as reviewers are shown it

@@ -88,3 +88,13 @@ def test_a_page_on_its_side_is_reported_and_read(clean, classify, turns) -> None
         assert max(iou(expected, f.box) for f in result.fields) >= 0.8, (truth, expected)
     right = sum(t.value in {f.value for f in result.fields} for t in clean.fields)
     assert right >= 0.7 * len(clean.fields)
+
+
+def test_a_shifted_glyph_moves_with_paper_coming_in_at_the_edge() -> None:
+    from segmentation.pipeline import _shifted
+
+    glyphs = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5) + 1
+    down = _shifted(glyphs, 1, 0)
+    assert (down[:, 0] == 0).all() and (down[:, 1:] == glyphs[:, :-1]).all()
+    left = _shifted(glyphs, 0, -1)
+    assert (left[:, :, -1] == 0).all() and (left[:, :, :-1] == glyphs[:, :, 1:]).all()
