@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,7 +143,7 @@ def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version:
         return FAILED
     session.execute(delete(Page).where(Page.document_id == doc.id))
     for outcome in outcomes:
-        session.add(_page_row(job, doc.id, outcome))
+        _insert_page(session, job, doc.id, outcome)
     errors = [o.error for o in outcomes if o.error]
     readable = any(o.result is not None for o in outcomes)
     doc.status = DONE if readable else FAILED
@@ -156,25 +156,37 @@ def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version:
     return doc.status
 
 
-def _page_row(job: Job, document_id: int, outcome: PageOutcome) -> Page:
+def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutcome) -> None:
+    """One page's rows: the page, its fields, their digits, in three bulk INSERTs (a page has
+    a hundred rows; one ORM object each made saving a quarter of a page's reading time)."""
     result = outcome.result
+    page: dict[str, object] = {"document_id": document_id, "number": outcome.number}
     if result is None:
-        return Page(document_id=document_id, number=outcome.number, width=0, height=0,
-                    error=outcome.error, warnings=[])
-    page = Page(document_id=document_id, number=outcome.number, width=result.width,
-                height=result.height, skew_deg=result.skew_deg, rotation=result.rotation,
-                warnings=list(result.warnings))
+        page.update(width=0, height=0, error=outcome.error, warnings=[])
+    else:
+        page.update(width=result.width, height=result.height, skew_deg=result.skew_deg,
+                    rotation=result.rotation, warnings=list(result.warnings))
+    page_id = session.execute(insert(Page).returning(Page.id), [page]).scalar_one()
+    if result is None or not result.fields:
+        return
     now = utcnow()
+    fields = []
     for position, f in enumerate(result.fields, start=1):
         x, y, w, h = f.box
-        status = AUTO if f.confidence >= job.review_threshold else NEEDS_REVIEW
-        page.fields.append(Field(
-            document_id=document_id, batch_id=job.batch_id, position=position, name=f.name,
-            kind=f.kind, x=x, y=y, width=w, height=h, cells=[list(c) for c in f.cells],
-            recognized_value=f.value, value=f.value, confidence=round(f.confidence, 6),
-            status=status, updated_at=now,
-            digits=[Digit(position=i, value=d.value, confidence=round(d.confidence, 6),
-                          x=d.box[0], y=d.box[1], width=d.box[2], height=d.box[3],
-                          alternatives=[[v, round(p, 6)] for v, p in d.alternatives])
-                    for i, d in enumerate(f.digits, start=1)]))
-    return page
+        fields.append({
+            "page_id": page_id, "document_id": document_id, "batch_id": job.batch_id,
+            "position": position, "name": f.name, "kind": f.kind, "x": x, "y": y, "width": w,
+            "height": h, "cells": [list(c) for c in f.cells], "recognized_value": f.value,
+            "value": f.value, "confidence": round(f.confidence, 6),
+            "status": AUTO if f.confidence >= job.review_threshold else NEEDS_REVIEW,
+            "unreadable": False, "updated_at": now})
+    field_ids = session.execute(insert(Field).returning(Field.id, sort_by_parameter_order=True),
+                                fields).scalars().all()
+    digits = [{"field_id": field_id, "position": i, "value": d.value,
+               "confidence": round(d.confidence, 6), "x": d.box[0], "y": d.box[1],
+               "width": d.box[2], "height": d.box[3],
+               "alternatives": [[v, round(p, 6)] for v, p in d.alternatives]}
+              for field_id, f in zip(field_ids, result.fields)
+              for i, d in enumerate(f.digits, start=1)]
+    if digits:
+        session.execute(insert(Digit), digits)
