@@ -36,9 +36,13 @@ def main(argv: list[str] | None = None) -> dict:
         with running_service(Path(tmp), args.port, WORKER_CONCURRENCY=str(args.workers)) as service:
             url = f"http://127.0.0.1:{args.port}"
             peak: dict[int, float] = {}
+            pids = worker_pids(service)  # found once: pgrep on every poll costs the workers CPU
 
             def sample(_: object) -> None:
-                for pid in worker_pids(service):
+                nonlocal pids
+                if not all(Path(f"/proc/{pid}").exists() for pid in pids):
+                    pids = worker_pids(service)  # a pool process was replaced
+                for pid in pids:
                     peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
 
             sample(None)
