@@ -59,7 +59,7 @@ class Storage:
 
     def _adopt(self, spool: Spool, limit: int | None) -> Stored:
         if limit is not None and spool.size > limit:
-            spool.discard()
+            spool.close()  # not adopted: the file is deleted
             raise TooLarge(f"more than {limit} bytes")
         spool.flush()
         os.fsync(spool.fileno())
@@ -141,9 +141,6 @@ class Spool(io.BufferedRandom):
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
-
-    def discard(self) -> None:
-        self.close()
 
     def close(self) -> None:
         try:
