@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from worker import POOL_READY
 
 HEALTH_TIMEOUT_S = 120
@@ -35,7 +35,8 @@ def running_service(data_dir: Path, port: int, **env: str) -> Iterator[subproces
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
-        wait_worker_ready(data_dir / "service.log", int(env.get("WORKER_CONCURRENCY", "2")))
+        processes = int(environment.get("WORKER_CONCURRENCY", Settings.worker_concurrency))
+        wait_worker_ready(data_dir / "service.log", processes)
         yield process
     finally:
         if process.poll() is None:

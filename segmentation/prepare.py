@@ -33,7 +33,7 @@ class Prepared:
     grey: np.ndarray  # uint8, darkest channel
     background: np.ndarray  # uint8, paper brightness under the page, same size
     marks: np.ndarray  # uint8 0/255: everything darker than MARK_LEVEL of the paper
-    paper_level: float = 255.0  # typical brightness of the paper (0..255): low on a black page
+    paper_level: float  # typical brightness of the paper (0..255): low on a black page
 
     def normalised(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Grey divided by the paper brightness on a region: 1.0 = paper, 0.0 = black."""

@@ -29,7 +29,7 @@ def percentile(values: np.ndarray, q: float) -> float:
     below = min(max(below, 0), n - 1)
     above = min(below + 1, n - 1)
     gamma = float(virtual - np.floor(virtual))  # a Python float: the lerp stays in the data's type
-    part = np.partition(values, (below, above)) if above != below else np.partition(values, below)
+    part = np.partition(values, (below, above))
     a, b = part[below], part[above]
     diff = b - a
     result = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
