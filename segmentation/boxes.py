@@ -30,6 +30,10 @@ MIN_INTERIOR_PX = 6  # a rectangle whose inside is thinner than this is a thick 
 MAX_LINE_SHARE = 0.25  # box lines are thin next to the box (≤0.2 seen at 150 dpi)
 CORNER_PX = 3  # the patch just inside each corner that must be paper...
 EXACT_BAND = 0.5  # a line's exact extent: rows at least this share of its darkest row
+LINE_QUANTILE = 0.25  # a line's darkness is taken where it is lightest but for a quarter of
+#                       its length: a line runs the whole length, a stroke beside it less than 3/4
+LINE_PIECE_MARGIN = 2  # columns left out at each end of a cell when judging its top and bottom
+OUTER_START, OUTER_END = -1, 1  # a band's outer side: towards its first or its last pixel
 NESTED_SHARE = 0.85  # a box with this share of its area inside a larger one is nested in it
 CLEAR_CORNERS = 0.7  # ... in at least this share of the cells' corners
 MAX_STROKE_SHARE = 0.13  # box lines are ≤0.5 mm on boxes ≥6.5 mm tall (≤0.1 as scanned); bold
@@ -321,24 +325,87 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
     square = _square_corners(upright, top, bottom, walls)
     # The bands were found on thickened lines: narrow them to the line itself, so that erasing
     # the lines takes as little as possible of the digits that touch them.
-    span = slice(walls[0][1] + 1, walls[-1][0])
     dark = darkness()
-    across = dark[:, span].mean(axis=1)
-    top, bottom = _exact_band(across, top), _exact_band(across, bottom)
-    down = dark[top[1] + 1 : bottom[0]].mean(axis=0)
-    walls = [_exact_band(down, wall) for wall in walls]
+    pieces = _line_pieces(walls, bottom[0] - top[1])
+    top, bottom = _exact_line(dark, top, OUTER_START, pieces), _exact_line(dark, bottom, OUTER_END, pieces)
+    inside = dark[top[1] + 1 : bottom[0]]
+    ends = {0: OUTER_START, len(walls) - 1: OUTER_END}
+    walls = [_exact_wall(inside, wall, ends.get(i, 0)) for i, wall in enumerate(walls)]
     return Structure(frame, top, bottom, tuple(walls), skew, dark, square=square)
 
 
-def _exact_band(profile: np.ndarray, band: tuple[int, int]) -> tuple[int, int]:
-    """The rows (or columns) of a band where the line really is: at least half as dark as its
-    darkest row, looking one pixel beyond the band found on the thickened image."""
-    lo, hi = max(band[0] - 1, 0), min(band[1] + 1, len(profile) - 1)
-    window = profile[lo : hi + 1]
-    if window.size == 0 or window.max() <= 0:
+def _exact_band(profile: np.ndarray, band: tuple[int, int], side: int, lo: int) -> tuple[int, int]:
+    """The columns of a wall where the line really is, from `profile` (its darkness over
+    columns lo, lo+1, ...: the band found on the thickened image and a pixel either side): at
+    least half as dark as the darkest. A stroke running beside the wall can widen the band
+    found; when paper separates the two, the wall is the run on the box's outer side (`side`
+    -1: the first, 1: the last; 0, a divider: the run nearest the band's middle)."""
+    if profile.size == 0 or profile.max() <= 0:
         return band
-    strong = np.flatnonzero(window >= EXACT_BAND * window.max())
-    return lo + int(strong[0]), lo + int(strong[-1])
+    runs = _runs(profile >= EXACT_BAND * profile.max())
+    if side:
+        first, last = runs[0] if side < 0 else runs[-1]
+    else:
+        middle = (band[0] + band[1]) / 2 - lo
+        first, last = min(runs, key=lambda r: abs((r[0] + r[1]) / 2 - middle))
+    return lo + first, lo + last
+
+
+def _line_pieces(walls: list[tuple[int, int]], inside_height: int) -> np.ndarray:
+    """Columns of equal pieces along the top and bottom lines, (pieces, width): one per cell of
+    a comb, or cell-sized ones along an open box, clear of the walls (whose darkness is no
+    part of the line's)."""
+    interiors = [(a[1] + 1 + LINE_PIECE_MARGIN, b[0] - LINE_PIECE_MARGIN) for a, b in zip(walls, walls[1:])]
+    width = max(1, min(min(b - a for a, b in interiors), inside_height))
+    starts = []
+    for a, b in interiors:
+        count = max(1, (b - a) // width)
+        starts.extend(np.linspace(a, max(a, b - width), count).round().astype(int))
+    return np.asarray(starts)[:, None] + np.arange(width)
+
+
+def _exact_line(dark: np.ndarray, band: tuple[int, int], side: int,
+                pieces: np.ndarray) -> tuple[int, int]:
+    """A top or bottom line's exact rows: at least half as dark as the darkest, looking a
+    pixel beyond the band found on the thickened image, and the run on the box's outer side
+    (as for walls, _exact_band). Judged piece by piece along the line
+    (`pieces`: columns), each by its darkness where it is lightest but for a quarter of the
+    piece: a stroke lying along the line (a 5's bar, a 7's top) covers less of its cell, and
+    is not erased with it. Pieces, not the whole length: a residual skew of a tenth of a
+    degree moves a long line by a pixel from one end to the other. The line is where most
+    pieces put it."""
+    lo, hi = max(band[0] - 1, 0), min(band[1] + 1, dark.shape[0] - 1)
+    if hi < lo or pieces.size == 0 or pieces.max() >= dark.shape[1]:
+        return band
+    window = dark[lo : hi + 1][:, pieces]  # rows × pieces × width
+    lightest = int(LINE_QUANTILE * (pieces.shape[1] - 1))
+    profiles = np.partition(window, lightest, axis=2)[:, :, lightest]  # rows × pieces
+    if side > 0:  # the run nearest the outside is the last one: look from the other end
+        profiles = profiles[::-1]
+    peak = profiles.max(axis=0)
+    profiles = profiles[:, peak > 0]
+    if profiles.size == 0:
+        return band
+    strong = profiles >= EXACT_BAND * peak[peak > 0]
+    first = strong.argmax(axis=0)
+    gap = ~strong & (np.arange(len(strong))[:, None] > first)  # paper after the first run
+    last = np.where(gap.any(axis=0), gap.argmax(axis=0) - 1, len(strong) - 1)
+    if side > 0:
+        first, last = len(strong) - 1 - last, len(strong) - 1 - first
+    middle = len(first) // 2
+    return lo + int(np.sort(first)[middle]), lo + int(np.sort(last)[middle])
+
+
+def _exact_wall(inside: np.ndarray, wall: tuple[int, int], side: int) -> tuple[int, int]:
+    """A wall's exact columns, judged by their darkness down the inside of the box where it is
+    lightest but for a quarter of the height (not the mean): a wall runs the whole height, a
+    stroke lying beside it (a 0's side) does not, and must not be erased with it."""
+    lo, hi = max(wall[0] - 1, 0), min(wall[1] + 1, inside.shape[1] - 1)
+    window = inside[:, lo : hi + 1]
+    if window.size == 0:
+        return wall
+    quartile = int(LINE_QUANTILE * (window.shape[0] - 1))
+    return _exact_band(np.partition(window, quartile, axis=0)[quartile], wall, side, lo)
 
 
 def _ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:

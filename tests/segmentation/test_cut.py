@@ -1,0 +1,73 @@
+"""Cutting glyphs out of a box: line removal must take the lines and leave the strokes.
+
+Each page here is drawn in code at 200 dpi: a comb of 6 × 8 mm cells, lines and ink as given.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from segmentation.pipeline import segment_fields
+
+CELL_W, CELL_H = 48, 64  # px: a 6 × 8 mm cell at 200 dpi
+LEFT, TOP, CELLS = 60, 60, 4
+
+
+def _comb_page(line_grey: int, line_px: int = 3) -> np.ndarray:
+    page = np.full((TOP + CELL_H + 80, LEFT + CELLS * CELL_W + 80), 245, np.uint8)
+    right, bottom = LEFT + CELLS * CELL_W, TOP + CELL_H
+    for y in (TOP, bottom):
+        page[y : y + line_px, LEFT : right + line_px] = line_grey
+    for i in range(CELLS + 1):
+        x = LEFT + i * CELL_W
+        page[TOP : bottom + line_px, x : x + line_px] = line_grey
+    return page
+
+
+def _only_comb_pieces(page: np.ndarray) -> list:
+    fields, *_ = segment_fields(page)
+    assert len(fields) == 1 and fields[0].structure.kind == "comb"
+    return fields[0].pieces
+
+
+def _u_beside_the_left_wall(page: np.ndarray, gap: int) -> int:
+    """A U-shaped 0 in the first cell, its left side running down `gap` px from the wall."""
+    left = LEFT + 3 + gap
+    cv2.line(page, (left + 1, TOP + 14), (left + 1, TOP + 44), 10, 3)
+    cv2.line(page, (left + 25, TOP + 14), (left + 25, TOP + 44), 10, 3)
+    cv2.ellipse(page, (left + 13, TOP + 44), (12, 10), 0, 0, 180, 10, 3)
+    return left
+
+
+@pytest.mark.parametrize("line_grey", [20, 120])
+def test_a_stroke_lying_beside_a_wall_is_not_erased_with_it(line_grey: int) -> None:
+    """Blurred as a scan blurs it, the U's left side and the wall nearly merge: the side stays."""
+    page = _comb_page(line_grey)
+    left = _u_beside_the_left_wall(page, gap=1)
+    page = cv2.GaussianBlur(page, (0, 0), 0.9)
+    pieces = _only_comb_pieces(page)
+    first = next(p for p in pieces if p.cell == 0)
+    assert first.x0 <= left + 1, "the U's left side was erased with the wall"
+    # and the glyph is a U, not a J: ink in its left third all down its upper half
+    upper_left = first.mask[: first.height // 2, : first.width // 3]
+    assert upper_left.any(axis=1).all()
+
+
+@pytest.mark.parametrize("line_grey", [20, 120])
+def test_bars_lying_under_the_top_line_are_not_erased_with_it(line_grey: int) -> None:
+    """7777 written high, each 7's bar a pixel under the top line: together the bars cover
+    more than half of the line's length, yet they are strokes, and each 7 keeps its bar."""
+    page = _comb_page(line_grey)
+    bar_y = TOP + 3 + 2
+    for cell in range(CELLS):
+        x = LEFT + cell * CELL_W + 3
+        cv2.line(page, (x + 10, bar_y), (x + 32, bar_y), 10, 3)
+        cv2.line(page, (x + 32, bar_y), (x + 18, TOP + 50), 10, 3)
+    page = cv2.GaussianBlur(page, (0, 0), 0.9)
+    pieces = _only_comb_pieces(page)
+    assert [p.cell for p in pieces] == list(range(CELLS))
+    for piece in pieces:
+        assert piece.y0 <= bar_y + 1, f"cell {piece.cell}: the 7's bar was erased with the line"
+        assert piece.mask[:3, : piece.width // 2].any(), f"cell {piece.cell}: the bar's left half is gone"
