@@ -328,9 +328,7 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
     dark = darkness()
     pieces = _line_pieces(walls, bottom[0] - top[1])
     top, bottom = _exact_line(dark, top, OUTER_START, pieces), _exact_line(dark, bottom, OUTER_END, pieces)
-    inside = dark[top[1] + 1 : bottom[0]]
-    ends = {0: OUTER_START, len(walls) - 1: OUTER_END}
-    walls = [_exact_wall(inside, wall, ends.get(i, 0)) for i, wall in enumerate(walls)]
+    walls = _exact_walls(dark[top[1] + 1 : bottom[0]], walls)
     return Structure(frame, top, bottom, tuple(walls), skew, dark, square=square)
 
 
@@ -340,9 +338,17 @@ def _exact_band(profile: np.ndarray, band: tuple[int, int], side: int, lo: int) 
     least half as dark as the darkest. A stroke running beside the wall can widen the band
     found; when paper separates the two, the wall is the run on the box's outer side (`side`
     -1: the first, 1: the last; 0, a divider: the run nearest the band's middle)."""
-    if profile.size == 0 or profile.max() <= 0:
+    values = profile.tolist()  # a dozen values: plain Python beats NumPy's per-call overhead
+    peak = max(values, default=0.0)
+    if peak <= 0:
         return band
-    runs = _runs(profile >= EXACT_BAND * profile.max())
+    runs, start = [], None
+    for i, value in enumerate(values + [-1.0]):
+        if value >= EXACT_BAND * peak:
+            start = i if start is None else start
+        elif start is not None:
+            runs.append((start, i - 1))
+            start = None
     if side:
         first, last = runs[0] if side < 0 else runs[-1]
     else:
@@ -360,7 +366,8 @@ def _line_pieces(walls: list[tuple[int, int]], inside_height: int) -> np.ndarray
     starts = []
     for a, b in interiors:
         count = max(1, (b - a) // width)
-        starts.extend(np.linspace(a, max(a, b - width), count).round().astype(int))
+        room = max(0, b - width - a)  # spread the pieces evenly over the cell
+        starts.extend(a + (k * room) // max(1, count - 1) for k in range(count))
     return np.asarray(starts)[:, None] + np.arange(width)
 
 
@@ -396,16 +403,22 @@ def _exact_line(dark: np.ndarray, band: tuple[int, int], side: int,
     return lo + int(np.sort(first)[middle]), lo + int(np.sort(last)[middle])
 
 
-def _exact_wall(inside: np.ndarray, wall: tuple[int, int], side: int) -> tuple[int, int]:
-    """A wall's exact columns, judged by their darkness down the inside of the box where it is
-    lightest but for a quarter of the height (not the mean): a wall runs the whole height, a
-    stroke lying beside it (a 0's side) does not, and must not be erased with it."""
-    lo, hi = max(wall[0] - 1, 0), min(wall[1] + 1, inside.shape[1] - 1)
-    window = inside[:, lo : hi + 1]
-    if window.size == 0:
-        return wall
-    quartile = int(LINE_QUANTILE * (window.shape[0] - 1))
-    return _exact_band(np.partition(window, quartile, axis=0)[quartile], wall, side, lo)
+def _exact_walls(inside: np.ndarray, walls: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The walls' exact columns, judged by their darkness down the inside of the box where it
+    is lightest but for a quarter of the height (not the mean): a wall runs the whole height,
+    a stroke lying beside it (a 0's side) does not, and must not be erased with it."""
+    if inside.size == 0:
+        return walls
+    windows = [(max(a - 1, 0), min(b + 1, inside.shape[1] - 1)) for a, b in walls]
+    columns = np.concatenate([np.arange(lo, hi + 1) for lo, hi in windows])
+    quartile = int(LINE_QUANTILE * (inside.shape[0] - 1))
+    profile = np.partition(inside[:, columns], quartile, axis=0)[quartile]  # all walls at once
+    exact, offset = [], 0
+    for i, (wall, (lo, hi)) in enumerate(zip(walls, windows)):
+        side = OUTER_START if i == 0 else OUTER_END if i == len(walls) - 1 else 0
+        exact.append(_exact_band(profile[offset : offset + hi + 1 - lo], wall, side, lo))
+        offset += hi + 1 - lo
+    return exact
 
 
 def _ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:
