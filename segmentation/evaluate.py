@@ -4,7 +4,8 @@ Pages are drawn by `synth` from MNIST's TEST digits (the recogniser never saw th
 fixed seed, so every run measures the same pages. Printed: field detection recall and
 precision, digit accuracy, exact-match accuracy per field kind, the share of fields that can
 be accepted automatically with at most 0.5% errors among them (and the threshold that does it),
-segmentation time per 200-dpi A4 page, pages per second; then Tesseract (digits whitelist)
+segmentation time per 200-dpi A4 page (as the pages were read, and each page's best of three
+more runs), pages per second; then Tesseract (digits whitelist)
 handed the TRUE field boxes, on the same pages.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import time
@@ -22,13 +24,14 @@ import cv2
 import numpy as np
 
 from segmentation.boxes import iou
-from segmentation.pipeline import FieldResult, read_page
+from segmentation.pipeline import FieldResult, read_page, segment_fields
 from segmentation.prepare import to_grey
 
 EVAL_SEED = 20261124
 MATCH_IOU = 0.5  # a detected field matches a true one when their boxes overlap this much
 TARGET_ERROR = 0.005  # auto-accepted fields may err at most this often
 TESSERACT_ARGS = ["--psm", "7", "-c", "tessedit_char_whitelist=0123456789"]
+TIMING_REPEATS = 3  # segmentation timed again this many times a page, the fastest kept
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -127,6 +130,18 @@ def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
     return scored
 
 
+def best_segment_ms(images: list[np.ndarray], repeats: int) -> list[float]:
+    """Each page's fastest segmentation in `repeats` runs, in ms: less swayed than one run by
+    whatever else the machine is doing at that moment."""
+    best = [math.inf] * len(images)
+    for _ in range(repeats):
+        for i, image in enumerate(images):
+            started = time.perf_counter()
+            segment_fields(image)
+            best[i] = min(best[i], 1000 * (time.perf_counter() - started))
+    return best
+
+
 def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
     x, y, w, h = box
     grey = to_grey(image)
@@ -172,13 +187,16 @@ def main(argv: list[str] | None = None) -> dict:
             ours.segment_ms_a4_200.append(1000 * result.seconds["segment"])
     thresholds = sorted({0.5, 0.8, 0.9, 0.95, 0.98, 0.99, DEFAULT_REVIEW_THRESHOLD})
     timings = ours.segment_ms_a4_200
+    a4_pages = [p.image for p in pages if p.kind != "cheque" and p.style.dpi == 200]
+    best_of = best_segment_ms(a4_pages, TIMING_REPEATS)
     report = {"pages": len(pages), "seed": args.seed, "model": reader.version,
               "ours": ours.report(thresholds),
               "ours_pages_per_second": len(pages) / ours.seconds,
               "segmentation_ms_a4_200dpi": {
                   "pages": len(timings),
                   "mean": float(np.mean(timings)) if timings else None,
-                  "p95": float(np.percentile(timings, 95)) if timings else None},
+                  "p95": float(np.percentile(timings, 95)) if timings else None,
+                  f"mean_best_of_{TIMING_REPEATS}": float(np.mean(best_of)) if best_of else None},
               "default_review_threshold": DEFAULT_REVIEW_THRESHOLD}
     _print_ours(report)
     if not args.no_tesseract and shutil.which("tesseract"):
@@ -217,7 +235,8 @@ def _print_ours(r: dict) -> None:
     seg = r["segmentation_ms_a4_200dpi"]
     if seg["mean"] is not None:
         print(f"segmentation, 200-dpi A4: {seg['mean']:.0f} ms mean, {seg['p95']:.0f} ms p95 "
-              f"({seg['pages']} pages)")
+              f"({seg['pages']} pages); each page's best of {TIMING_REPEATS} more runs: "
+              f"{seg[f'mean_best_of_{TIMING_REPEATS}']:.0f} ms mean")
     print(f"pages per second (one process, one thread): {r['ours_pages_per_second']:.2f}")
 
 
