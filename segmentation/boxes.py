@@ -47,6 +47,7 @@ EQUAL_CELLS = 1.5  # widest / narrowest cell of a comb; more uneven is a row of 
 MAX_PAGE_SHARE = 0.45  # a box taller than this share of the page is a frame, not a field
 TOLERANCE_PX = 3  # lines are thickened by this before the openings: survives ±0.3° of skew error
 LONG_LINE = 0.75  # a box's top and bottom lines cover at least this share of its width
+TWO_RUN_COLUMNS = 0.3  # ... so at least half its columns cross both (0.3: digits may bridge some)
 MAX_SKEW_DEG = 15.0  # boxes leaning more than this are not trusted for the page skew
 EDGE_MIN_COLUMNS = 8  # fewer edge points than this give no trustworthy slope
 EDGE_TOLERANCE_PX = 1.5  # on the pooled copy: an edge point further off the line is ink
@@ -207,6 +208,8 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
         region = (max(0, x * POOL - margin), max(0, y * POOL - margin),
                   min(w, (x + bw) * POOL + margin), min(h, (y + bh) * POOL + margin))
         component = labels[y : y + bh, x : x + bw] == i
+        if not _crosses_twice(component):
+            continue  # most columns meet one run of ink: a word or a digit, not a box
         skew = _edge_skew(component)
         ys, xs = np.nonzero(component)
         if skew is None:
@@ -215,6 +218,14 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
             continue  # text, a digit, a blob, a rule: not two lines across it
         found.append((region, skew))
     return found
+
+
+def _crosses_twice(mask: np.ndarray) -> bool:
+    """Whether enough columns cross two separate runs of marks, as columns through a box cross
+    its top and bottom lines (a quick test, well below what _has_two_lines then asks)."""
+    starts = mask[1:] & ~mask[:-1]
+    runs = cv2.reduce(starts.view(np.uint8), 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() + mask[0]
+    return np.count_nonzero(runs >= 2) >= TWO_RUN_COLUMNS * mask.shape[1]
 
 
 def _has_two_lines(xs: np.ndarray, ys: np.ndarray, width: int, skew: float) -> bool:
