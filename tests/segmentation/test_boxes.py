@@ -1,0 +1,25 @@
+"""Finding box candidates: the quick test that passes over words and digits."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segmentation.boxes import _crosses_twice
+
+
+def test_a_box_with_a_digit_touching_its_lines_crosses_twice() -> None:
+    box = np.zeros((40, 120), np.uint8)
+    cv2.rectangle(box, (0, 0), (119, 39), 1, 2)
+    cv2.line(box, (30, 0), (30, 39), 1, 3)  # a 1 written from the top line to the bottom one
+    cv2.ellipse(box, (70, 20), (12, 18), 0, 0, 360, 1, 3)  # a 0 touching both lines
+    assert _crosses_twice(box.astype(bool))
+
+
+def test_a_word_and_a_digit_do_not() -> None:
+    word = np.zeros((30, 120), np.uint8)
+    cv2.putText(word, "Total", (2, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 1, 3)
+    one = np.zeros((40, 12), np.uint8)
+    cv2.line(one, (6, 2), (6, 37), 1, 4)
+    assert not _crosses_twice(word.astype(bool))
+    assert not _crosses_twice(one.astype(bool))
