@@ -71,3 +71,38 @@ def test_bars_lying_under_the_top_line_are_not_erased_with_it(line_grey: int) ->
     for piece in pieces:
         assert piece.y0 <= bar_y + 1, f"cell {piece.cell}: the 7's bar was erased with the line"
         assert piece.mask[:3, : piece.width // 2].any(), f"cell {piece.cell}: the bar's left half is gone"
+
+
+def _open_box_page() -> np.ndarray:
+    """An open box 300 × 72 px (38 × 9 mm at 200 dpi) with a 0 and a 7 in it."""
+    page = np.full((240, 460), 245, np.uint8)
+    cv2.rectangle(page, (60, 60), (360, 132), 30, 3)
+    cv2.ellipse(page, (200, 96), (13, 22), 0, 0, 360, 10, 3)
+    cv2.line(page, (236, 76), (262, 76), 10, 3)
+    cv2.line(page, (262, 76), (244, 118), 10, 3)
+    return page
+
+
+def _only_box_pieces(page: np.ndarray) -> list:
+    fields, *_ = segment_fields(page)
+    assert len(fields) == 1 and fields[0].structure.kind == "box"
+    return fields[0].pieces
+
+
+def test_a_speck_away_from_the_digits_is_no_glyph() -> None:
+    """A dot of 5 × 5 px is over the speck area of the box, but far smaller than its digits:
+    fitted into 20 × 20 it would be read as a digit, so it must not become a glyph."""
+    page = _open_box_page()
+    assert len(_only_box_pieces(cv2.GaussianBlur(page, (0, 0), 0.7))) == 2
+    page[100:105, 100:105] = 10
+    pieces = _only_box_pieces(cv2.GaussianBlur(page, (0, 0), 0.7))
+    assert len(pieces) == 2
+    assert all(p.height > 30 for p in pieces)
+
+
+def test_a_lone_mark_in_an_open_box_is_still_read() -> None:
+    """With nothing taller beside it, a small mark is left to the recogniser to judge."""
+    page = np.full((240, 460), 245, np.uint8)
+    cv2.rectangle(page, (60, 60), (360, 132), 30, 3)
+    page[100:105, 100:105] = 10
+    assert len(_only_box_pieces(cv2.GaussianBlur(page, (0, 0), 0.7))) == 1
