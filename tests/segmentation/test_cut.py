@@ -89,6 +89,15 @@ def _only_box_pieces(page: np.ndarray) -> list:
     return fields[0].pieces
 
 
+def _box_pieces_on_page(page: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The open box's pieces as boxes on the page (x, y, w, h), left to right. A piece cut in
+    two where it crossed a line would be two boxes here."""
+    fields, *_ = segment_fields(page)
+    assert len(fields) == 1 and fields[0].structure.kind == "box"
+    frame = fields[0].structure.frame
+    return [frame.box_to_page(p.x0, p.y0, p.x1, p.y1) for p in fields[0].pieces]
+
+
 def test_a_speck_away_from_the_digits_is_no_glyph() -> None:
     """A dot of 5 × 5 px is over the speck area of the box, but far smaller than its digits:
     fitted into 20 × 20 it would be read as a digit, so it must not become a glyph."""
@@ -106,3 +115,35 @@ def test_a_lone_mark_in_an_open_box_is_still_read() -> None:
     cv2.rectangle(page, (60, 60), (360, 132), 30, 3)
     page[100:105, 100:105] = 10
     assert len(_only_box_pieces(cv2.GaussianBlur(page, (0, 0), 0.7))) == 1
+
+
+def test_broken_strokes_join_their_digit() -> None:
+    """A 5 whose flag was lifted off the stem and a 7 whose bar was drawn apart from its
+    stroke are one glyph each, not four."""
+    page = np.full((240, 460), 245, np.uint8)
+    cv2.rectangle(page, (60, 60), (360, 132), 30, 3)
+    cv2.line(page, (154, 77), (176, 77), 10, 3)  # the 5's flag, 4 px clear of its stem
+    cv2.line(page, (151, 84), (151, 100), 10, 3)
+    cv2.ellipse(page, (162, 108), (14, 11), 0, -150, 150, 10, 3)
+    cv2.line(page, (216, 76), (242, 76), 10, 3)  # the 7's bar, 4 px clear of its stroke
+    cv2.line(page, (244, 82), (226, 119), 10, 3)
+    boxes = _box_pieces_on_page(cv2.GaussianBlur(page, (0, 0), 0.7))
+    assert len(boxes) == 2
+    (_, five_y, _, five_h), (_, seven_y, _, seven_h) = boxes
+    assert five_y <= 77 and five_y + five_h >= 118, "the 5's flag is not with its body"
+    assert seven_y <= 76 and seven_y + seven_h >= 119, "the 7's bar is not with its stroke"
+
+
+def test_strokes_crossing_the_outer_lines_are_kept_across_them() -> None:
+    """A 9's tail running out through the bottom line, and a 7 whose bar starts left of the
+    box's wall: the lines are erased, the strokes crossing them are not cut there."""
+    page = _open_box_page()
+    cv2.circle(page, (130, 88), 11, 10, 3)  # a 9 whose tail runs 12 px below the bottom line
+    cv2.line(page, (141, 88), (139, 146), 10, 3)
+    cv2.line(page, (48, 78), (84, 78), 10, 3)  # a 7 whose bar crosses the left wall
+    cv2.line(page, (84, 78), (70, 120), 10, 3)
+    boxes = _box_pieces_on_page(cv2.GaussianBlur(page, (0, 0), 0.7))
+    assert len(boxes) == 4
+    seven, nine = boxes[:2]
+    assert nine[1] + nine[3] >= 145, "the 9's tail was cut at the bottom line"
+    assert seven[0] <= 50 and seven[0] + seven[2] >= 84, "the 7's bar was cut at the wall"

@@ -98,3 +98,23 @@ def test_a_shifted_glyph_moves_with_paper_coming_in_at_the_edge() -> None:
     assert (down[:, 0] == 0).all() and (down[:, 1:] == glyphs[:, :-1]).all()
     left = _shifted(glyphs, 0, -1)
     assert (left[:, :, -1] == 0).all() and (left[:, :, :-1] == glyphs[:, :, 1:]).all()
+
+
+def test_fields_without_ink_are_reported_empty(classify) -> None:  # type: ignore[no-untyped-def]
+    """An empty comb and an empty open box, drawn at 200 dpi: both found, no glyphs, value ""
+    with the empty-field confidence."""
+    import cv2
+
+    from segmentation.pipeline import EMPTY_FIELD_CONFIDENCE
+
+    page = np.full((400, 700), 245, np.uint8)
+    for i in range(7):  # a comb of six 6 × 8 mm cells
+        cv2.line(page, (60 + 48 * i, 60), (60 + 48 * i, 124), 30, 3)
+    cv2.line(page, (60, 60), (348, 60), 30, 3)
+    cv2.line(page, (60, 124), (348, 124), 30, 3)
+    cv2.rectangle(page, (60, 220), (360, 292), 30, 3)  # an open box
+    result = read_page(cv2.GaussianBlur(page, (0, 0), 0.7), classify)
+    assert [(f.kind, len(f.cells)) for f in result.fields] == [("comb", 6), ("box", 0)]
+    for f in result.fields:
+        assert f.value == "" and f.digits == ()
+        assert f.confidence == EMPTY_FIELD_CONFIDENCE

@@ -58,6 +58,40 @@ def test_glyph_counts(degraded_pages, classify) -> None:  # type: ignore[no-unty
     assert combs > 10 and boxes > 5
 
 
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    x, y, w, h = box
+    return x + w / 2, y + h / 2
+
+
+def _inside(point: tuple[float, float], box: tuple[int, int, int, int], margin: int = 0) -> bool:
+    x, y, w, h = box
+    return x - margin <= point[0] <= x + w + margin and y - margin <= point[1] <= y + h + margin
+
+
+def test_cells_and_digits_are_boxed_on_the_page_as_given(degraded_pages, classify) -> None:  # type: ignore[no-untyped-def]
+    """On skewed, degraded scans: a comb's cells, left to right inside its box, hold the
+    digits of the filled cells; an open box's digits lie where they were written."""
+    combs = boxes = 0
+    for page in degraded_pages:
+        result = read_page(page.image, classify)
+        for truth in page.fields:
+            found = max(result.fields, key=lambda f: iou(f.box, truth.box))
+            if truth.kind == "comb":
+                assert len(found.cells) == truth.cells
+                assert all(_inside(_centre(c), found.box) for c in found.cells)
+                assert [c[0] for c in found.cells] == sorted(c[0] for c in found.cells)
+                holding = [next(i for i, c in enumerate(found.cells) if _inside(_centre(d.box), c))
+                           for d in found.digits]
+                assert holding == [i for i, v in enumerate(truth.cell_values) if v], truth
+                combs += 1
+            elif not truth.touching and len(found.digits) == len(truth.value):
+                assert found.cells == ()
+                for digit, written in zip(found.digits, truth.digit_centres):
+                    assert _inside(written, digit.box, margin=2), (truth, digit.box, written)
+                boxes += 1
+    assert combs > 10 and boxes > 5
+
+
 def test_values_on_clean_pages(digits, classify) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(77)
     right = total = 0
