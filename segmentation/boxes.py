@@ -192,22 +192,21 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
     """Page regions (x0, y0, x1, y1) that may hold a box, each with its outline's skew."""
     marks = prepared.marks
     h, w = marks.shape
-    pooled = cv2.dilate(marks, np.ones((POOL, POOL), np.uint8))[::POOL, ::POOL]
-    # BBDT labels like the default algorithm, with the same numbering, 1-3× faster on a page.
-    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        pooled, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    pooled = np.ascontiguousarray(cv2.dilate(marks, np.ones((POOL, POOL), np.uint8))[::POOL, ::POOL])
+    labels = cv2.connectedComponentsWithAlgorithm(pooled, 8, cv2.CV_32S, cv2.CCL_BBDT)[1]
     found = []
     min_side = MIN_FIELD_PX / POOL
-    for i in range(1, count):
-        x, y, bw, bh, area = stats[i]
-        if bw < min_side or bh < min_side or area > MAX_FILL * bw * bh:
+    for i, (x, y, bw, bh) in _component_boxes(pooled, labels):
+        if bw < min_side or bh < min_side:
+            continue
+        component = labels[y : y + bh, x : x + bw] == i
+        if np.count_nonzero(component) > MAX_FILL * bw * bh:
             continue
         if bh * POOL > MAX_PAGE_SHARE * h and bw * POOL > MAX_PAGE_SHARE * w:
             continue  # a frame around the page
         margin = max(3, int(0.1 * min(bw, bh) * POOL))
         region = (max(0, x * POOL - margin), max(0, y * POOL - margin),
                   min(w, (x + bw) * POOL + margin), min(h, (y + bh) * POOL + margin))
-        component = labels[y : y + bh, x : x + bw] == i
         if not _crosses_twice(component):
             continue  # most columns meet one run of ink: a word or a digit, not a box
         skew = _edge_skew(component)
@@ -218,6 +217,21 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
             continue  # text, a digit, a blob, a rule: not two lines across it
         found.append((region, skew))
     return found
+
+
+def _component_boxes(marks: np.ndarray, labels: np.ndarray) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """(label, bounding box x, y, w, h) of every 8-connected component of `marks`, in label
+    order: the box of each component's outer contour. OpenCV's component statistics give
+    the same boxes but cost ~5 ms on a 200-dpi page, the contours ~0.5 ms."""
+    contours, hierarchy = cv2.findContours(marks, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    boxes = []
+    for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
+        if parent < 0:  # an outer border (the others are borders of holes)
+            x, y = contour[0, 0]
+            boxes.append((int(labels[y, x]), cv2.boundingRect(contour)))
+    return sorted(boxes)
 
 
 def _crosses_twice(mask: np.ndarray) -> bool:
