@@ -1,11 +1,12 @@
-"""Finding box candidates: the quick test that passes over words and digits."""
+"""Finding box candidates: their components, and the quick test that passes over words and digits."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from segmentation.boxes import _crosses_twice
+from segmentation.boxes import _component_boxes, _crosses_twice
 
 
 def test_a_box_with_a_digit_touching_its_lines_crosses_twice() -> None:
@@ -23,3 +24,17 @@ def test_a_word_and_a_digit_do_not() -> None:
     cv2.line(one, (6, 2), (6, 37), 1, 4)
     assert not _crosses_twice(word.astype(bool))
     assert not _crosses_twice(one.astype(bool))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_component_boxes_are_those_of_opencvs_statistics(seed: int) -> None:
+    """Blobs touching the image's edges, nested in one another's holes (rings in rings)."""
+    rng = np.random.default_rng(seed)
+    marks = (rng.random((90, 120)) < 0.3).astype(np.uint8) * 255
+    cv2.rectangle(marks, (20, 20), (100, 70), 0, -1)
+    cv2.rectangle(marks, (24, 24), (96, 66), 255, 2)  # a ring, with a ring and a dot inside
+    cv2.rectangle(marks, (40, 34), (80, 56), 255, 1)
+    marks[45, 60] = 255
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+    expected = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count)]
+    assert _component_boxes(marks, labels) == expected
