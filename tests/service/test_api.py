@@ -12,7 +12,7 @@ import pytest
 from core.export import CSV_COLUMNS
 from segmentation.boxes import iou
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import Canvas, draw_cheque, make_page, random_style
 
 CONTRACT_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "height",
                     "page_width", "page_height", "value", "recognized_value", "confidence", "status"]
@@ -29,6 +29,20 @@ def scans(digits):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(12)
     return [make_page(digits, rng, kind, random_style(rng, dpi=200))
             for kind in ("cheque", "order", "cheque", "form")]
+
+
+@pytest.fixture(scope="module")
+def cheque_with_strays(digits):  # type: ignore[no-untyped-def]
+    """A cheque with two more combs where form_templates/cheque.json has no region: one by the
+    bank's name, one left of the signature. Top to bottom: date, reference, amount, account,
+    branch. Returns the grey page and its true fields."""
+    rng = np.random.default_rng(21)
+    canvas = Canvas(180, 80, random_style(rng, dpi=200, clean=True), digits, rng)
+    draw_cheque(canvas)
+    canvas.comb("reference", 60, 20, 5, 5.0, 7.0, [1, 2, 3, 4, 5])
+    canvas.comb("branch", 110, 64, 4, 5.0, 7.0, [6, 7, 8, 9])
+    paper = (1 - canvas.lines) * (1 - canvas.print) * (1 - canvas.ink)
+    return np.clip(255 * paper, 0, 255).astype(np.uint8), canvas.fields
 
 
 def test_healthz_reports_database_and_broker(service) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +89,7 @@ def test_every_format_is_read(service, scans) -> None:  # type: ignore[no-untype
     files = [
         ("cheque.jpg", documents.jpeg_bytes(a.image, quality=85)),
         ("two-pages.tif", documents.tiff_bytes([b.image, c.image])),
-        ("scan.pdf", documents.pdf_bytes([d.image], dpi=200)),
+        ("scan.pdf", documents.pdf_bytes([d.image, a.image, c.image], dpi=200)),
         ("bundle.zip", documents.zip_bytes({"in/cheque.png": documents.png_bytes(a.image),
                                             "in/form.jpg": documents.jpeg_bytes(d.image)})),
     ]
@@ -84,20 +98,34 @@ def test_every_format_is_read(service, scans) -> None:  # type: ignore[no-untype
     assert response.get_json()["documents"] == 5  # the ZIP holds two
     status = service.wait(response.get_json()["id"])
     assert status["status"] == "done", status
-    assert status["pages"] == {"total": 6, "done": 6}
+    assert status["pages"] == {"total": 8, "done": 8}
     rows = service.csv_rows(response.get_json()["id"])
     names = [r["document"] for r in rows]
     assert names[0] == "cheque.jpg" and "in/cheque.png" in names and "in/form.jpg" in names
     assert {r["page"] for r in rows if r["document"] == "two-pages.tif"} == {"1", "2"}
-    # Every true field of every page is in the export, where it is on the page.
-    expected = {"cheque.jpg": [a], "two-pages.tif": [b, c], "scan.pdf": [d],
+    assert {r["page"] for r in rows if r["document"] == "scan.pdf"} == {"1", "2", "3"}
+    # Every true field of every page is in the export, where it is on the page, with that
+    # page's size (a PDF's pages rasterised at 200 dpi, as they were made; PDFium rounds a
+    # page's size in pixels up, so it may come out a pixel larger).
+    expected = {"cheque.jpg": [a], "two-pages.tif": [b, c], "scan.pdf": [d, a, c],
                 "in/cheque.png": [a], "in/form.jpg": [d]}
     for name, pages in expected.items():
         for number, page in enumerate(pages, start=1):
-            found = [tuple(int(r[k]) for k in ("x", "y", "width", "height")) for r in rows
-                     if r["document"] == name and r["page"] == str(number)]
+            on_page = [r for r in rows if r["document"] == name and r["page"] == str(number)]
+            assert on_page, (name, number)
+            height, width = page.image.shape[:2]
+            sizes = {(int(r["page_width"]), int(r["page_height"])) for r in on_page}
+            assert len(sizes) == 1, (name, number, sizes)
+            (row_width, row_height), = sizes
+            assert 0 <= row_width - width <= 1 and 0 <= row_height - height <= 1, (name, number, sizes)
+            found = [tuple(int(r[k]) for k in ("x", "y", "width", "height")) for r in on_page]
             for truth in page.fields:
                 assert max(iou(truth.box, box) for box in found) >= 0.8, (name, number, truth)
+    # The JSON export numbers the pages as the CSV does: from 1, as numbers.
+    exported = service.client.get(f"/api/batches/{response.get_json()['id']}/export.json").get_json()
+    assert [(f["document"], f["page"]) for f in exported["fields"]] == \
+        [(r["document"], int(r["page"])) for r in rows]
+    assert {f["page"] for f in exported["fields"] if f["document"] == "scan.pdf"} == {1, 2, 3}
     # Rows come ordered by document (upload order), page, then reading order.
     order = [(names.index(r["document"]), int(r["page"])) for r in rows]
     assert order == sorted(order)
@@ -128,6 +156,44 @@ def test_nothing_readable_is_refused_with_the_reason(service) -> None:  # type: 
     assert response.status_code == 400 and "empty.png: the file is empty" in response.get_json()["error"]
     response = service.client.post("/api/batches", data={}, content_type="multipart/form-data")
     assert response.status_code == 400 and "files" in response.get_json()["error"]
+
+
+def test_a_template_names_the_fields_in_its_regions(service, cheque_with_strays) -> None:  # type: ignore[no-untyped-def]
+    """Uploaded with `template=cheque`, a field takes the name of the template region holding
+    its centre; a field in no region keeps its reading-order name, field_<n>."""
+    image, truth = cheque_with_strays
+    regions = json.loads((service.settings.form_templates_dir / "cheque.json").read_text())["regions"]
+    height, width = image.shape[:2]
+
+    def region_of(box: tuple[int, int, int, int]) -> str | None:
+        cx, cy = (box[0] + box[2] / 2) / width, (box[1] + box[3] / 2) / height
+        inside = [r["name"] for r in regions
+                  if r["x"] <= cx <= r["x"] + r["width"] and r["y"] <= cy <= r["y"] + r["height"]]
+        return inside[0] if inside else None
+
+    # The page is what this test needs: three fields in the template's regions, two in none.
+    assert {f.name: region_of(f.box) for f in truth} == {
+        "date": "date", "amount": "amount", "account": "account", "reference": None, "branch": None}
+    response = service.upload([("cheque.png", documents.png_bytes(image))], template="cheque")
+    assert response.status_code == 202, response.get_json()
+    batch_id = response.get_json()["id"]
+    status = service.wait(batch_id)
+    assert status["status"] == "done" and status["template"] == "cheque", status
+    rows = service.csv_rows(batch_id)
+    assert len(rows) == len(truth)
+    named = {}
+    for row in rows:
+        box = tuple(int(row[k]) for k in ("x", "y", "width", "height"))
+        drawn = max(truth, key=lambda f: iou(f.box, box))
+        assert iou(drawn.box, box) >= 0.8, (row, drawn)
+        named[drawn.name] = row["field"]
+    # Reading order: date (top line), reference, amount, account, branch.
+    assert named == {"date": "date", "amount": "amount", "account": "account",
+                     "reference": "field_2", "branch": "field_5"}
+    assert [r["field"] for r in rows] == ["date", "field_2", "amount", "account", "field_5"]
+    exported = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()
+    assert [(f["field"], f["position"]) for f in exported["fields"]] == \
+        [("date", 1), ("field_2", 2), ("amount", 3), ("account", 4), ("field_5", 5)]
 
 
 def test_unknown_batch_and_template(service, clean_form) -> None:  # type: ignore[no-untyped-def]
