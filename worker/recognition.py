@@ -10,16 +10,19 @@ import numpy as np
 from models.inference import Recognizer, get_recognizer, limit_threads
 from segmentation.pipeline import MAX_PAGE_PIXELS, PageResult, read_page
 from segmentation.templates import Template
+from worker.memory import keep_freed_memory
 
 _lock = threading.Lock()
 _configured = False
 
 
 def configure_process(threads: int = 1) -> None:
-    """One thread each for TensorFlow and OpenCV: a prefork worker runs one process per core."""
+    """One thread each for TensorFlow and OpenCV: a prefork worker runs one process per core;
+    and freed memory kept for the next page (worker.memory)."""
     global _configured
     with _lock:
         if not _configured:
+            keep_freed_memory()
             cv2.setNumThreads(threads)
             limit_threads(threads, 1)
             _configured = True
