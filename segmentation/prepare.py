@@ -20,7 +20,6 @@ BACKGROUND_KERNEL = 7  # at 1/8 scale: 56 px wide, wider than any stroke or line
 # while paper noise (σ up to 4% of white) is averaged down to a quarter of the margin.
 MARK_LEVEL = 0.90
 LINE_SMOOTH = 3  # pixels averaged along a row or a column (widens dark lines by 1 px a side)
-_THREE_BYTES = np.ones((1, 3), np.uint8)
 _COLUMN_MEAN = np.full((LINE_SMOOTH, 1), 1.0 / LINE_SMOOTH, np.float32)
 
 
@@ -60,13 +59,11 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         colour = (colour.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     if colour.shape[2] == 1:
         return np.ascontiguousarray(colour[..., 0])
-    if colour.shape[2] == 3 and colour.flags.c_contiguous:
-        # The darkest of each pixel's three bytes: a 1×3 erosion along the interleaved row,
-        # read at every third byte (faster than taking the channels apart).
-        h, w, _ = colour.shape
-        darkest = cv2.erode(colour.reshape(h, w * 3), _THREE_BYTES, anchor=(0, 0))
-        return np.ascontiguousarray(darkest[:, ::3])
-    return cv2.min(cv2.min(colour[..., 0], colour[..., 1]), colour[..., 2])
+    # The channels taken apart by OpenCV, then each pixel's darkest of the three: ~0.7 ms a
+    # 200-dpi page less than a 1×3 erosion along the interleaved rows read at every third byte
+    # (A/B in a worker-configured process; without worker.memory's tuning it is the slower).
+    first, second, third = cv2.split(np.ascontiguousarray(colour))
+    return cv2.min(cv2.min(first, second), third)
 
 
 def _to_uint8(page: np.ndarray) -> np.ndarray:
