@@ -196,7 +196,7 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
     labels = cv2.connectedComponentsWithAlgorithm(pooled, 8, cv2.CV_32S, cv2.CCL_BBDT)[1]
     found = []
     min_side = MIN_FIELD_PX / POOL
-    for i, (x, y, bw, bh) in _component_boxes(pooled, labels):
+    for i, (x, y, bw, bh) in component_boxes(pooled, labels):
         if bw < min_side or bh < min_side:
             continue
         component = labels[y : y + bh, x : x + bw] == i
@@ -219,7 +219,7 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
     return found
 
 
-def _component_boxes(marks: np.ndarray, labels: np.ndarray) -> list[tuple[int, tuple[int, int, int, int]]]:
+def component_boxes(marks: np.ndarray, labels: np.ndarray) -> list[tuple[int, tuple[int, int, int, int]]]:
     """(label, bounding box x, y, w, h) of every 8-connected component of `marks`, in label
     order: the box of each component's outer contour. OpenCV's component statistics give
     the same boxes but cost ~5 ms on a 200-dpi page, the contours ~0.5 ms."""

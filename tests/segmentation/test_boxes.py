@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segmentation.boxes import _component_boxes, _crosses_twice
+from segmentation.boxes import _crosses_twice, component_boxes
 
 
 def test_a_box_with_a_digit_touching_its_lines_crosses_twice() -> None:
@@ -27,7 +27,7 @@ def test_a_word_and_a_digit_do_not() -> None:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_component_boxes_are_those_of_opencvs_statistics(seed: int) -> None:
+def testcomponent_boxes_are_those_of_opencvs_statistics(seed: int) -> None:
     """Blobs touching the image's edges, nested in one another's holes (rings in rings)."""
     rng = np.random.default_rng(seed)
     marks = (rng.random((90, 120)) < 0.3).astype(np.uint8) * 255
@@ -37,4 +37,4 @@ def test_component_boxes_are_those_of_opencvs_statistics(seed: int) -> None:
     marks[45, 60] = 255
     count, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
     expected = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count)]
-    assert _component_boxes(marks, labels) == expected
+    assert component_boxes(marks, labels) == expected
