@@ -122,7 +122,8 @@ def ink_components(s: Structure) -> tuple[np.ndarray, np.ndarray]:
     wanted[0] = False
     kept, rows = [], []
     if wanted.any():
-        for i, box in component_boxes(marks, labels):
+        ids, boxes = component_boxes(marks, labels)
+        for i, box in zip(ids.tolist(), boxes.tolist()):
             if wanted[i] and _centre_inside(labels, i, box, s):
                 kept.append(i)
                 rows.append((*box, areas[i]))
@@ -131,7 +132,7 @@ def ink_components(s: Structure) -> tuple[np.ndarray, np.ndarray]:
     return remap[labels], np.array(rows, np.int32).reshape(-1, 5)
 
 
-def _centre_inside(labels: np.ndarray, label: int, box: tuple[int, int, int, int],
+def _centre_inside(labels: np.ndarray, label: int, box: list[int],
                    s: Structure) -> bool:
     """Whether the component's centre of mass lies inside the box's outer edges (ink of the
     field, not of its neighbourhood). Only components straddling an edge need their centre."""
