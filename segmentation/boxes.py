@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from segmentation import quick
+from segmentation.morphology import open_along_rows
 from segmentation.prepare import Prepared
 
 POOL = 2  # candidates are found on a 2× max-pooled copy: faster, and it bridges 1-px breaks
@@ -288,7 +289,7 @@ def analyse(prepared: Prepared, region: tuple[int, int, int, int], skew: float) 
     thick = cv2.dilate(upright, np.ones((TOLERANCE_PX, 1), np.uint8))
     thick = cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((1, GAP_PX), np.uint8))
     for kernel_len in (max(8, int(H_KERNEL_SHARE * width)), max(8, int(0.6 * (rows[-1] - rows[0])))):
-        horizontal = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, kernel_len), np.uint8))
+        horizontal = open_along_rows(thick, kernel_len)
         bands = _bands(horizontal, axis=1, min_cover=kernel_len)
         # Pair each top line with the nearest line below that closes a box; lines in between
         # that close nothing (a row of touching digits, a rule) are passed over.
