@@ -95,6 +95,22 @@ def reading_order(boxes: list[Box]) -> list[int]:
     return [i for line in lines for i in sorted(line, key=lambda k: boxes[k][0])]
 
 
+def distinct(names: list[str]) -> list[str]:
+    """The names, each used once: a name met again (two fields in one template region) gets
+    `_2`, `_3`, ... in reading order, skipping names already taken."""
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        unique, n = name, 1
+        while unique in seen or (unique != name and unique in taken):
+            n += 1
+            unique = f"{name}_{n}"
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
 def _glyphs(pieces: list[cut.Piece]) -> np.ndarray:
     if not pieces:
         return np.zeros((0, 28, 28), np.float32)
@@ -217,10 +233,10 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
     timings["recognise"] = time.perf_counter() - started
     height, width = image.shape[:2]
     boxes = [f.structure.page_box for f in fields]
-    results = []
-    for rank, index in enumerate(reading_order(boxes), start=1):
-        name = (template.name_for(boxes[index], width, height) if template else None) or f"field_{rank}"
-        results.append(_field_result(fields[index], probs, name))
+    order = reading_order(boxes)
+    names = distinct([(template.name_for(boxes[index], width, height) if template else None)
+                      or f"field_{rank}" for rank, index in enumerate(order, start=1)])
+    results = [_field_result(fields[index], probs, name) for index, name in zip(order, names)]
     page = PageResult(width, height, round(skew, 2), 0, tuple(results), tuple(warnings), timings)
     return page, on_side
 

@@ -140,6 +140,19 @@ def test_reading_order_and_template_names(digits, classify, tmp_path) -> None:  
     names = [f.name for f in result.fields]
     assert names[:2] == ["date", "amount"]
     assert names[2] == "field_3"  # outside every region: numbered in reading order
+    # One region over the whole page: every field falls in it, and each keeps a name of its own.
+    template_path.write_text('{"name": "all", "regions": [{"name": "amount", "x": 0, "y": 0, '
+                             '"width": 1, "height": 1}]}')
+    result = read_page(page.image, classify, load_template(template_path))
+    assert [f.name for f in result.fields] == ["amount", "amount_2", "amount_3"]
+
+
+def test_names_met_again_are_numbered_around_names_taken() -> None:
+    from segmentation.pipeline import distinct
+
+    assert distinct(["date", "amount", "amount", "field_4", "amount"]) == \
+        ["date", "amount", "amount_2", "field_4", "amount_3"]
+    assert distinct(["amount", "amount", "amount_2"]) == ["amount", "amount_3", "amount_2"]
 
 
 def test_split_temperature_calibration_command(mnist_dir, classify) -> None:  # type: ignore[no-untyped-def]
