@@ -147,3 +147,37 @@ def test_strokes_crossing_the_outer_lines_are_kept_across_them() -> None:
     seven, nine = boxes[:2]
     assert nine[1] + nine[3] >= 145, "the 9's tail was cut at the bottom line"
     assert seven[0] <= 50 and seven[0] + seven[2] >= 84, "the 7's bar was cut at the wall"
+
+
+def _rings_are_zeros(glyphs: np.ndarray) -> np.ndarray:
+    """A stand-in recogniser: a glyph with a hole in it is a 0, sure of it; any other mark (a
+    dash, or any part of one) is no digit."""
+    out = np.zeros((len(glyphs), 11), np.float32)
+    for row, glyph in zip(out, glyphs):
+        paper = (glyph < 0.3).astype(np.uint8)
+        ring = cv2.connectedComponents(paper, connectivity=4)[0] > 2  # outside, and a hole
+        row[0 if ring else 10], row[10 if ring else 0] = 0.99, 0.01
+    return out
+
+
+def _no_digit_at_all(glyphs: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(glyphs), 11), np.float32)
+    out[:, 10], out[:, 0] = 0.99, 0.01
+    return out
+
+
+def test_ink_as_tall_as_a_digit_that_is_read_as_no_digit_sends_the_field_to_review() -> None:
+    """Two 0s and, far from them, a dash: the dash is left out and the field stays sure. Read
+    as no digit at all, the 0s are left out too, but then the field must not be trusted."""
+    from segmentation.pipeline import UNREAD_INK_CONFIDENCE, read_page
+
+    page = np.full((240, 460), 245, np.uint8)
+    cv2.rectangle(page, (60, 60), (360, 132), 30, 3)
+    for x in (190, 225):
+        cv2.ellipse(page, (x, 96), (11, 22), 0, 0, 360, 10, 3)
+    cv2.line(page, (300, 96), (324, 96), 10, 3)  # a dash
+    page = cv2.GaussianBlur(page, (0, 0), 0.7)
+    (field,) = read_page(page, _rings_are_zeros).fields
+    assert field.value == "00" and field.confidence > 0.9
+    (field,) = read_page(page, _no_digit_at_all).fields
+    assert field.value == "" and field.confidence <= UNREAD_INK_CONFIDENCE
