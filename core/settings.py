@@ -13,7 +13,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Fields whose confidence is under this are put in front of a person. Chosen from `make eval`:
 # the lowest threshold at which auto-accepted fields err at most 0.5% on the generated pages
 # (see README, "Choosing the review threshold").
-DEFAULT_REVIEW_THRESHOLD = 0.95  # make eval, 2026-11-24: 0.9425 was the lowest with ≤0.5% errors
+# make eval, 2026-11-24: 0.9425 was the lowest with ≤0.5% errors. 2026-11-25: the eval pages
+# need 0.8114, those of seeds 99 and 5 0.9465 and 0.9284: 0.95 covers all three.
+DEFAULT_REVIEW_THRESHOLD = 0.95
 
 
 class SettingsError(ValueError):
