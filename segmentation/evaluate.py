@@ -35,6 +35,7 @@ EVAL_SEED = 20261124
 MATCH_IOU = 0.5  # a detected field matches a true one when their boxes overlap this much
 TARGET_ERROR = 0.005  # auto-accepted fields may err at most this often
 TESSERACT_ARGS = ["--psm", "7", "-c", "tessedit_char_whitelist=0123456789"]
+PROGRESS_EVERY = 50  # pages between progress lines
 TIMING_REPEATS = 3  # segmentation timed again this many times a page, the fastest kept
 
 
@@ -152,6 +153,12 @@ def best_segment_ms(images: list[np.ndarray], repeats: int) -> list[float]:
     return best
 
 
+def _progress(what: str, number: int, total: int, started: float) -> None:
+    """A line every PROGRESS_EVERY pages: Tesseract takes minutes over the eval's pages."""
+    if number > 1 and (number - 1) % PROGRESS_EVERY == 0:
+        print(f"  {what}: {number - 1}/{total} pages, {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
     x, y, w, h = box
     grey = to_grey(image)
@@ -188,7 +195,9 @@ def main(argv: list[str] | None = None) -> dict:
         pages.append(make_page(digits, rng))
     kinds = {k: sum(p.kind == k for p in pages) for k in ("form", "cheque", "order")}
     print(f"pages: {kinds}; fields: {sum(len(p.fields) for p in pages)}", flush=True)
-    for page in pages:
+    run_started = time.perf_counter()
+    for number, page in enumerate(pages, start=1):
+        _progress("read", number, len(pages), run_started)
         started = time.perf_counter()
         result = read_page(page.image, reader._classify)
         ours.seconds += time.perf_counter() - started
@@ -211,7 +220,9 @@ def main(argv: list[str] | None = None) -> dict:
     _print_ours(report)
     if not args.no_tesseract and shutil.which("tesseract"):
         print("Tesseract on the true field boxes…", flush=True)
-        for page in pages:
+        run_started = time.perf_counter()
+        for number, page in enumerate(pages, start=1):
+            _progress("Tesseract", number, len(pages), run_started)
             started = time.perf_counter()
             for t in page.fields:
                 kind = "box-touching" if t.kind == "box" and t.touching else t.kind
