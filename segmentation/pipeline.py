@@ -35,12 +35,15 @@ EMPTY_FIELD_CONFIDENCE = 0.995
 REREAD_BELOW = 0.97
 REREAD_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 MAX_PAGE_PIXELS = 40_000_000  # an A4 page at 600 dpi is 35 Mpx; the service's own limit is a setting
-# Ink as tall as a digit (this share of the field's tallest piece) that the recogniser calls
+# Ink as tall as a digit (this share of the field's tallest piece, and of the box's inside
+# height: a lone dot or dash in an empty box is no digit-sized ink) that the recogniser calls
 # no digit is left out of the value, but the field is then right at most this often, whatever
 # the recogniser's confidence: on the eval pages of seeds 20261124, 99 and 5, all 10 fields
 # that left such a piece out were wrong (two digits run together and read as a blot; a digit
-# with a stroke missing), two of them with confidences over 0.95. So they go to review.
+# with a stroke missing; pieces 0.51-0.73 of the inside height), two of them with confidences
+# over 0.95. So they go to review.
 DIGIT_SIZED = 0.5
+DIGIT_OF_BOX = 0.4
 UNREAD_INK_CONFIDENCE = 0.1
 DARK_PAGE = 0.25  # a page whose paper is darker than this (0..1) is black, or a photo negative
 SAME_LINE = 0.5  # fields overlapping vertically by this share of the lower one share a line
@@ -184,14 +187,16 @@ def _field_result(f: CutField, probs: dict[int, np.ndarray], name: str) -> Field
     digits: list[DigitResult] = []
     confidence = f.segmentation_confidence
     glyphs = _glyphs(f.pieces)
-    tallest = max((piece.height for piece in f.pieces), default=0)
+    inside = s.bottom[0] - s.top[1] - 1
+    digit_sized = max(DIGIT_SIZED * max((piece.height for piece in f.pieces), default=0),
+                      DIGIT_OF_BOX * inside)
     unread = False
     for piece, glyph in zip(f.pieces, glyphs):
         p = probs[id(piece)]
         not_digit = float(p[NOT_A_DIGIT]) if p.size > NOT_A_DIGIT else 0.0
         if not_digit > _best_digit(p):
             confidence *= not_digit  # read as a mark that is no digit: left out of the value
-            unread |= piece.height >= DIGIT_SIZED * tallest
+            unread |= piece.height >= digit_sized
             continue
         digit = _digit(piece, p, s, glyph)
         digits.append(digit)

@@ -36,9 +36,9 @@ class Prepared:
 
     def normalised(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Grey divided by the paper brightness on a region: 1.0 = paper, 0.0 = black."""
-        paper = cv2.max(self.background[y0:y1, x0:x1], 1)
-        # OpenCV's float division of the bytes: the same float32 values as NumPy's, in half the time.
-        return cv2.min(cv2.divide(self.grey[y0:y1, x0:x1], paper, dtype=cv2.CV_32F), 1.0)
+        grey = self.grey[y0:y1, x0:x1].astype(np.float32)
+        paper = np.maximum(self.background[y0:y1, x0:x1].astype(np.float32), 1.0)
+        return np.minimum(grey / paper, 1.0)
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

@@ -181,3 +181,9 @@ def test_ink_as_tall_as_a_digit_that_is_read_as_no_digit_sends_the_field_to_revi
     assert field.value == "00" and field.confidence > 0.9
     (field,) = read_page(page, _no_digit_at_all).fields
     assert field.value == "" and field.confidence <= UNREAD_INK_CONFIDENCE
+    # A dash alone in an empty box is not ink the size of a digit: left out, and trusted.
+    alone = np.full((240, 460), 245, np.uint8)
+    cv2.rectangle(alone, (60, 60), (360, 132), 30, 3)
+    cv2.line(alone, (300, 96), (324, 96), 10, 3)
+    (field,) = read_page(cv2.GaussianBlur(alone, (0, 0), 0.7), _no_digit_at_all).fields
+    assert field.value == "" and field.confidence > 0.9
