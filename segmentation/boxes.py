@@ -223,7 +223,8 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
 def component_boxes(marks: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The label and bounding box (rows of x, y, w, h) of every 8-connected component of
     `marks`, in label order: the box of each component's outer contour. OpenCV's component
-    statistics give the same boxes but cost ~5 ms on a 200-dpi page, the contours ~0.5 ms."""
+    statistics give the same boxes, but on a 200-dpi page's pooled marks they cost ~4.9 ms
+    with the labelling, and this ~1.7 ms besides the labelling's ~0.6 ms."""
     contours, hierarchy = cv2.findContours(marks, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return np.zeros(0, np.int64), np.zeros((0, 4), np.int64)

@@ -269,14 +269,17 @@ def _drop_specks(groups: list[list[int]], stats: np.ndarray) -> list[list[int]]:
     """The groups but those far smaller, both ways, than the tallest (SPECK_GLYPH)."""
     tallest = max(_height(g, stats) for g in groups)
     return [g for g in groups
-            if max(_height(g, stats), _width(g, stats)) >= SPECK_GLYPH * tallest]
+            if max(_height(g, stats), _extent(g, stats, ACROSS)) >= SPECK_GLYPH * tallest]
 
 
-def _width(ids: list[int], stats: np.ndarray) -> int:
+ACROSS, DOWN = 0, 1  # stats columns: x and y; their sizes, width and height, two further on
+
+
+def _extent(ids: list[int], stats: np.ndarray, axis: int) -> int:
+    """Width (ACROSS) or height (DOWN) of the group of components `ids`."""
     rows = stats[[i - 1 for i in ids]]
-    return int((rows[:, 0] + rows[:, 2]).max() - rows[:, 0].min())
+    return int((rows[:, axis] + rows[:, axis + 2]).max() - rows[:, axis].min())
 
 
 def _height(ids: list[int], stats: np.ndarray) -> int:
-    rows = stats[[i - 1 for i in ids]]
-    return int((rows[:, 1] + rows[:, 3]).max() - rows[:, 1].min())
+    return _extent(ids, stats, DOWN)
