@@ -107,6 +107,11 @@ class Structure:
         """The box on the page as given (computed once: duplicate and nesting checks ask often)."""
         return self.frame.box_to_page(*self.outer)
 
+    @property
+    def inside_height(self) -> int:
+        """Rows between the top line and the bottom one."""
+        return self.bottom[0] - self.top[1] - 1
+
     def cells(self) -> list[tuple[int, int, int, int]]:
         """Cell interiors x0, y0, x1, y1 in the frame (exclusive end)."""
         return [(a[1] + 1, self.top[1] + 1, b[0], self.bottom[0])

@@ -36,6 +36,7 @@ FRAGMENT_GAP = 0.35  # and closer to a neighbour than this share of the tallest 
 # so only here can its size tell. Digits read right on seeds 99 and 5 were all at least 0.6 of
 # the tallest in their box (a short 1); the specks read as digits there, under 0.15.
 SPECK_GLYPH = 0.3
+ACROSS, DOWN = 0, 1  # stats columns: x and y; their sizes, width and height, two further on
 
 
 @dataclass
@@ -117,7 +118,7 @@ def ink_components(s: Structure) -> tuple[np.ndarray, np.ndarray]:
     has_strong = np.zeros(count, bool)
     has_strong[labels[strong]] = True
     areas = np.bincount(labels.ravel(), minlength=count)
-    inside_h = s.bottom[0] - s.top[1] - 1
+    inside_h = s.inside_height
     wanted = has_strong & (areas >= max(3, SPECK_SHARE * inside_h * inside_h))
     wanted[0] = False
     kept, rows = [], []
@@ -188,7 +189,7 @@ def comb_pieces(s: Structure) -> list[Piece]:
             stats[i - 1, cv2.CC_STAT_AREA] < OVERFLOW_SHARE * largest
             and (stats[i - 1, 0] <= edges[0] or stats[i - 1, 0] + stats[i - 1, 2] - 1 >= edges[1]))]
     pieces = []
-    inside_h = s.bottom[0] - s.top[1] - 1
+    inside_h = s.inside_height
     for cell, ids in sorted(by_cell.items()):
         ink = stats[[i - 1 for i in ids], cv2.CC_STAT_AREA].sum()
         cell_w = centres[cell + 1] - centres[cell]
@@ -270,9 +271,6 @@ def _drop_specks(groups: list[list[int]], stats: np.ndarray) -> list[list[int]]:
     tallest = max(_height(g, stats) for g in groups)
     return [g for g in groups
             if max(_height(g, stats), _extent(g, stats, ACROSS)) >= SPECK_GLYPH * tallest]
-
-
-ACROSS, DOWN = 0, 1  # stats columns: x and y; their sizes, width and height, two further on
 
 
 def _extent(ids: list[int], stats: np.ndarray, axis: int) -> int:

@@ -187,9 +187,8 @@ def _field_result(f: CutField, probs: dict[int, np.ndarray], name: str) -> Field
     digits: list[DigitResult] = []
     confidence = f.segmentation_confidence
     glyphs = _glyphs(f.pieces)
-    inside = s.bottom[0] - s.top[1] - 1
     digit_sized = max(DIGIT_SIZED * max((piece.height for piece in f.pieces), default=0),
-                      DIGIT_OF_BOX * inside)
+                      DIGIT_OF_BOX * s.inside_height)
     unread = False
     for piece, glyph in zip(f.pieces, glyphs):
         p = probs[id(piece)]

@@ -2,8 +2,8 @@
 
 Reading a page allocates and frees a dozen page-sized arrays (grey, background, marks, labels:
 4 MB each at 200 dpi). By default glibc maps each of those fresh from the system and unmaps it
-when freed, so every page pays again to fault in and zero the same memory: ~4 ms of a 200-dpi
-page's ~42 ms segmentation (measured by `make eval` and A/B on its A4 pages). Served from the
+when freed, so every page pays again to fault in and zero the same memory: ~2.5 ms of a
+200-dpi page's ~41 ms segmentation (best of three on the eval's A4 pages, with and without). Served from the
 heap and kept there, the memory is reused. The cost is memory kept between pages: free memory
 at the top of a heap is handed back only past TRIM_THRESHOLD, and freed blocks below it not at
 all; a worker's peak in `bench.service` went from ~825 MB to ~840 MB (100 pages) and ~857 MB
