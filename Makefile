@@ -36,7 +36,7 @@ test: install-dev  ## lint, then the whole test suite (real PostgreSQL and Redis
 	$(PY) -m pytest
 
 eval: install  ## segmentation + recognition on generated pages, beside Tesseract
-	$(PY) -m segmentation.evaluate
+	$(PY) -m evaluation.pages
 
 bench: install-dev  ## model speed, then a 100-page batch through a running service
 	$(PY) -m models.bench

@@ -30,7 +30,7 @@ MIN_PART_HEIGHT = 0.55  # a cut part lower than this share of the glyph is a str
 # exclusive hypotheses, so their softmax is far too soft: sharpened by this temperature,
 # fitted (lowest log loss of open-box field confidences) on 100 pages of MNIST TRAINING
 # digits, seed 4242: log loss 0.119 at 1.0, 0.088 at 0.4, 0.082 at 0.1, 0.081 at 0.05
-# (`python -m segmentation.calibrate`).
+# (`python -m evaluation.split_temperature`).
 SPLIT_TEMPERATURE = 0.05
 SPLIT_PRIOR = 0.5  # a cut must make the reading at least this much more likely to be taken
 # A part of a cut is cut again only if at least as wide as tall: two digits run together are.

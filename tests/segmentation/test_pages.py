@@ -153,15 +153,3 @@ def test_names_met_again_are_numbered_around_names_taken() -> None:
     assert distinct(["date", "amount", "amount", "field_4", "amount"]) == \
         ["date", "amount", "amount_2", "field_4", "amount_3"]
     assert distinct(["amount", "amount", "amount_2"]) == ["amount", "amount_3", "amount_2"]
-
-
-def test_split_temperature_calibration_command(mnist_dir, classify) -> None:  # type: ignore[no-untyped-def]
-    from segmentation import calibrate, split
-
-    kept = split.SPLIT_TEMPERATURE
-    try:
-        losses = calibrate.main(["--pages", "3", "--temperatures", "1.0", "0.1",
-                                 *(["--mnist-dir", str(mnist_dir)] if mnist_dir else [])])
-    finally:
-        split.SPLIT_TEMPERATURE = kept
-    assert set(losses) == {1.0, 0.1} and all(v >= 0 for v in losses.values())

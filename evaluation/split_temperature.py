@@ -1,4 +1,4 @@
-"""`python -m segmentation.calibrate`: fit the split search's temperature (split.SPLIT_TEMPERATURE).
+"""`python -m evaluation.split_temperature`: fit the split search's temperature (split.SPLIT_TEMPERATURE).
 
 Pages are drawn from MNIST's TRAINING digits (never the evaluation's test digits), read at each
 candidate temperature, and the log loss of the open-box fields' confidences is printed with
@@ -12,15 +12,15 @@ import argparse
 
 import numpy as np
 
+from evaluation.pages import TARGET_ERROR, score_page
 from segmentation import split
-from segmentation.evaluate import TARGET_ERROR, score_page
 from segmentation.pipeline import read_page
 
 CALIBRATION_SEED = 4242
 
 
 def main(argv: list[str] | None = None) -> dict[float, float]:
-    parser = argparse.ArgumentParser(prog="python -m segmentation.calibrate",
+    parser = argparse.ArgumentParser(prog="python -m evaluation.split_temperature",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.4, 0.25, 0.1, 0.05])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segmentation.evaluate import Scored, auto_accept, best_segment_ms
+from evaluation.pages import Scored, auto_accept, best_segment_ms
 
 
 def test_best_of_repeated_timings_is_one_figure_a_page() -> None:

@@ -170,7 +170,7 @@ def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m segmentation.evaluate",
+    parser = argparse.ArgumentParser(prog="python -m evaluation.pages",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=150)
     parser.add_argument("--seed", type=int, default=EVAL_SEED)
