@@ -1,0 +1,269 @@
+"""Handwritten digits from several sets of writers, drawn at any size with any pen.
+
+Three sources, each split by WRITER so that a test can use hands the training never saw:
+- MNIST (images; its own split: training digits for training, test digits for tests);
+- UNIPEN (pen trajectories from 268+ writers at 17 institutions): redrawn with any pen
+  width, slant and size, which MNIST's fixed rendering cannot give;
+- optdigits (32×32 bitmaps, 43 writers; its part 2 is 13 writers of their own).
+
+Every `Hand` draws a digit as a float alpha image (ink = 1) `height` pixels tall with strokes
+about `pen` pixels wide. Writers outside MNIST often cross their 7s and put a long flag on
+their 1s (Latin America, Europe); `continental` adds those strokes to a drawn digit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from synth.render import digit_alpha
+
+DEFAULT_WRITERS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "writers"
+# Share of UNIPEN's writers (by a hash of institution and writer id, so the split never
+# changes) kept out of every training run: half of them to calibrate confidences on, half to
+# test on (the held-out-writer figures of `make eval-real`).
+HELD_OUT_SHARE = 0.2
+PARTS = ("train", "calibration", "test")
+SUPERSAMPLE = 3  # strokes are drawn this much larger, then shrunk: anti-aliased, sub-pixel pens
+MAX_TRACE_ASPECT = 2.5  # a trace wider than this × its height is drawn as if this wide
+P_CROSSED_SEVEN = 0.35  # of 7s, crossed with a bar (common on Latin American cheques)
+P_FLAGGED_ONE = 0.35  # of 1s, given a long flag when they have none
+
+
+class Hand(Protocol):
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+        """Alpha image (float32, ink = 1) of `digit`, `height` px tall, pen about `pen` px."""
+
+
+def writers_dir() -> Path:
+    """Where the writer sets are: $WRITERS_DIR, else `../shared/data/writers` beside the project."""
+    return Path(os.environ.get("WRITERS_DIR") or DEFAULT_WRITERS_DIR)
+
+
+def writer_part(key: str) -> str:
+    """Which part a writer (e.g. "ibm/abc") belongs to — train, calibration or test — by a
+    stable hash of the key."""
+    digest = hashlib.sha1(key.encode()).digest()
+    if digest[0] >= HELD_OUT_SHARE * 256:
+        return "train"
+    return "calibration" if digest[1] % 2 == 0 else "test"
+
+
+class BitmapHand:
+    """Digits from bitmaps with ink bright (MNIST's convention): resized, pen brought close."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images = images
+        self.by_label = [np.flatnonzero(labels == d) for d in range(10)]
+        if any(len(b) == 0 for b in self.by_label):
+            raise ValueError("every digit needs at least one bitmap")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+        choices = self.by_label[digit]
+        image = self.images[choices[int(rng.integers(len(choices)))]]
+        return digit_alpha(image, max(4, height), pen, rng)
+
+
+@dataclass(frozen=True)
+class Strokes:
+    """UNIPEN's digits: points (M×2, y down), stroke offsets, digit offsets, labels, writers."""
+
+    pts: np.ndarray
+    stroke_off: np.ndarray
+    digit_off: np.ndarray
+    labels: np.ndarray
+    writers: tuple[str, ...]
+
+    def strokes(self, i: int) -> list[np.ndarray]:
+        first, last = self.digit_off[i], self.digit_off[i + 1]
+        return [self.pts[self.stroke_off[j] : self.stroke_off[j + 1]] for j in range(first, last)]
+
+
+def load_unipen(folder: Path | None = None) -> Strokes:
+    folder = Path(folder or writers_dir()) / "unipen_1a"
+    with np.load(folder / "strokes.npz") as data:
+        pts, stroke_off, digit_off = data["pts"], data["stroke_off"], data["digit_off"]
+    labels = np.load(folder / "labels.npy")
+    info = json.loads((folder / "info.json").read_text())
+    writers = tuple(f"{institution}/{writer}" for institution, _, writer, _ in info)
+    return Strokes(pts, stroke_off, digit_off, labels, writers)
+
+
+class StrokeHand:
+    """UNIPEN digits redrawn: scaled to the height, slanted, with a round pen of any width."""
+
+    def __init__(self, data: Strokes, indices: Sequence[int] | np.ndarray) -> None:
+        self.data = data
+        indices = np.asarray(indices)
+        self.by_label = [indices[data.labels[indices] == d] for d in range(10)]
+        if any(len(b) == 0 for b in self.by_label):
+            raise ValueError("every digit needs at least one trajectory")
+        self.count = len(indices)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator,
+             slant: float | None = None) -> np.ndarray:
+        choices = self.by_label[digit]
+        strokes = self.data.strokes(int(choices[int(rng.integers(len(choices)))]))
+        slant = float(rng.uniform(-0.25, 0.25)) if slant is None else slant
+        return draw_strokes(strokes, height, pen, slant, aspect=float(rng.uniform(0.8, 1.2)))
+
+
+def draw_strokes(strokes: list[np.ndarray], height: int, pen: float, slant: float = 0.0,
+                 aspect: float = 1.0) -> np.ndarray:
+    """Pen trajectories (y down) drawn `height` px tall (ink box, pen included), sheared by
+    `slant` (x moves by slant × height from bottom to top) and stretched across by `aspect`."""
+    points = np.concatenate(strokes).astype(np.float64)
+    y0, y1 = points[:, 1].min(), points[:, 1].max()
+    x0 = points[:, 0].min()
+    # A flat trace (a slip of the set, a dash) is not blown up to a page-wide line.
+    span = max(y1 - y0, (points[:, 0].max() - x0) / MAX_TRACE_ASPECT, 1.0)
+    pen = max(0.6, float(pen))
+    inner = max(2.0, height - pen)
+    scale = inner / span
+    s = SUPERSAMPLE
+    shaped = []
+    for stroke in strokes:
+        p = stroke.astype(np.float64)
+        x = (p[:, 0] - x0) * scale * aspect
+        y = (p[:, 1] - y0) * scale
+        x = x + slant * (inner - y)
+        shaped.append(np.stack([x, y], axis=1))
+    allx = np.concatenate([p[:, 0] for p in shaped])
+    left = allx.min()
+    width = allx.max() - left
+    pad = pen / 2 + 1
+    canvas = np.zeros((round((inner + 2 * pad) * s), round((width + 2 * pad) * s) + 1), np.uint8)
+    thickness = max(1, round(pen * s))
+    for p in shaped:
+        q = np.round(((p - [left, 0.0]) + pad) * s).astype(np.int32).reshape(-1, 1, 2)
+        if len(q) == 1 or np.ptp(q[:, 0, :], axis=0).max() == 0:
+            cv2.circle(canvas, tuple(int(v) for v in q[0, 0]), max(1, thickness // 2), 255, -1,
+                       cv2.LINE_AA)
+        else:
+            cv2.polylines(canvas, [q], False, 255, thickness, cv2.LINE_AA)
+    out_w = max(1, round(canvas.shape[1] / s))
+    out_h = max(1, round(canvas.shape[0] / s))
+    return cv2.resize(canvas, (out_w, out_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+class Mixture:
+    """Several hands, one picked per digit by weight (or once per string: `pick`)."""
+
+    def __init__(self, hands: Sequence[Hand], weights: Sequence[float]) -> None:
+        self.hands = list(hands)
+        total = float(sum(weights))
+        self.weights = np.asarray(weights, np.float64) / total
+
+    def pick(self, rng: np.random.Generator) -> Hand:
+        return self.hands[int(rng.choice(len(self.hands), p=self.weights))]
+
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+        return self.pick(rng).draw(digit, height, pen, rng)
+
+
+def continental(alpha: np.ndarray, digit: int, pen: float, rng: np.random.Generator,
+                p_seven: float = P_CROSSED_SEVEN, p_one: float = P_FLAGGED_ONE) -> np.ndarray:
+    """Sometimes cross a 7 with a bar, or give a 1 a long flag, as many writers do."""
+    if digit == 7 and rng.random() < p_seven:
+        return _cross_seven(alpha, pen, rng)
+    if digit == 1 and rng.random() < p_one:
+        return _flag_one(alpha, pen, rng)
+    return alpha
+
+
+def _cross_seven(alpha: np.ndarray, pen: float, rng: np.random.Generator) -> np.ndarray:
+    h, w = alpha.shape
+    row = int(h * rng.uniform(0.45, 0.62))
+    cols = np.flatnonzero(alpha[row] > 0.5)
+    if cols.size == 0:
+        return alpha
+    centre = float(cols.mean())
+    half = h * rng.uniform(0.14, 0.24)
+    pad = int(math.ceil(max(0.0, half - centre, centre + half - w))) + 1
+    out = cv2.copyMakeBorder(alpha, 0, 0, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+    tilt = h * rng.uniform(-0.05, 0.05)
+    p0 = (round((pad + centre - half) * 4), round((row + tilt) * 4))
+    p1 = (round((pad + centre + half) * 4), round((row - tilt) * 4))
+    return _line(out, p0, p1, pen)
+
+
+def _flag_one(alpha: np.ndarray, pen: float, rng: np.random.Generator) -> np.ndarray:
+    h, w = alpha.shape
+    rows = np.flatnonzero(alpha.max(axis=1) > 0.5)
+    if rows.size == 0:
+        return alpha
+    top = int(rows[0])
+    cols = np.flatnonzero(alpha[top] > 0.5)
+    tip = float(cols.mean())
+    length = h * rng.uniform(0.2, 0.5)
+    angle = math.radians(rng.uniform(35, 70))  # from the vertical, going down to the left
+    dx, dy = length * math.sin(angle), length * math.cos(angle)
+    pad = int(math.ceil(max(0.0, dx - tip))) + 1
+    out = cv2.copyMakeBorder(alpha, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0.0)
+    p0 = (round((pad + tip) * 4), round(top * 4))
+    p1 = (round((pad + tip - dx) * 4), round((top + dy) * 4))
+    return _line(out, p0, p1, pen)
+
+
+def _line(alpha: np.ndarray, p0: tuple[int, int], p1: tuple[int, int], pen: float) -> np.ndarray:
+    """`alpha` with a pen line from p0 to p1 (coordinates ×4, sub-pixel)."""
+    layer = np.zeros(alpha.shape, np.uint8)
+    cv2.line(layer, p0, p1, 255, max(1, round(pen)), cv2.LINE_AA, shift=2)
+    return np.maximum(alpha, layer.astype(np.float32) / 255)
+
+
+@dataclass(frozen=True)
+class Writers:
+    """The hands of one part of the split (train, calibration or test), ready to draw."""
+
+    mnist: BitmapHand | None
+    unipen: StrokeHand | None
+    optdigits: BitmapHand | None
+
+    def mixture(self, weights: tuple[float, float, float] = (0.4, 0.45, 0.15)) -> Mixture:
+        pairs = [(h, w) for h, w in zip((self.mnist, self.unipen, self.optdigits), weights) if h]
+        return Mixture([h for h, _ in pairs], [w for _, w in pairs])
+
+
+def optdigits_bitmaps(parts: Sequence[int], folder: Path | None = None) -> BitmapHand:
+    """optdigits' bitmaps of the given parts (0, 1: training writers; 2: other writers), inverted
+    to MNIST's convention (ink bright) and padded like MNIST's 20-in-28."""
+    with np.load(Path(folder or writers_dir()) / "optdigits" / "optdigits.npz") as data:
+        keep = np.isin(data["part"], parts)
+        images, labels = data["images"][keep], data["labels"][keep]
+    ink = 255 - images
+    ink = np.pad(ink, ((0, 0), (6, 6), (6, 6)))
+    return BitmapHand(ink, labels)
+
+
+# optdigits' parts by our split: its training writers' training digits to train on, the same
+# writers' validation digits to calibrate on, its 13 other writers to test on.
+OPTDIGITS_PARTS = {"train": (0,), "calibration": (1,), "test": (2,)}
+
+
+def load_writers(part: str, mnist_images: np.ndarray | None = None,
+                 mnist_labels: np.ndarray | None = None, folder: Path | None = None) -> Writers:
+    """The hands of `part` (train, calibration or test): UNIPEN's writers of that part and
+    optdigits' (OPTDIGITS_PARTS); MNIST as given (its training digits for training, its test
+    digits otherwise)."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    unipen = load_unipen(folder)
+    chosen = [i for i, w in enumerate(unipen.writers) if writer_part(w) == part]
+    mnist = BitmapHand(mnist_images, mnist_labels) if mnist_images is not None else None
+    return Writers(mnist, StrokeHand(unipen, chosen), optdigits_bitmaps(OPTDIGITS_PARTS[part], folder))

@@ -1,0 +1,306 @@
+"""Synthetic field images of written digit strings: cheque amounts, account numbers, totals.
+
+What the string readers train and are tested on. A field is a whole image with no drawn box
+(a cheque's amount as a scanner cuts it, an open box's inside): a number written by one
+writer, with what people add to amounts — thousands separators (`25.574`), tails (`.-`,
+`=`, `/-`, a long dash) — on plain, tinted or security-printed paper, with printed lines
+sometimes crossing it, seen through a scanner at 100-300 dpi.
+
+Randomised on purpose over a wider range than any one kind of paper (domain randomisation):
+pens 0.2-1.2 mm, digits touching and overlapping or far apart, slanted, bobbing about the
+baseline, from half the field's height to overflowing it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from synth.hands import Hand, Mixture, continental
+
+SEPARATORS = ".,-/="  # marks that are not digits; the readers' alphabet holds them too
+# Shares of amount formats, set from what cheques show (ORAND's amounts: about a third with
+# thousands separators, a quarter with a tail) widened to cover other paper.
+P_THOUSANDS = 0.4
+P_COMMA_THOUSANDS = 0.25  # of those, written with commas
+P_DECIMALS = 0.08  # ",50" cents
+P_TAIL = 0.35
+TAILS = (".-", "-", "=", "/-", ".", "-.-", ".=", "--")
+P_LONG_DASH = 0.1  # a long stroke filling the rest of the field after the number
+LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+LENGTH_WEIGHTS = (0.03, 0.07, 0.12, 0.2, 0.22, 0.16, 0.09, 0.05, 0.03, 0.03)
+
+
+@dataclass(frozen=True)
+class StringField:
+    image: np.ndarray  # uint8 grey, ink dark on light paper
+    value: str  # the digits, left to right
+    text: str  # digits and separators as written (its marks in SEPARATORS)
+    digit_boxes: tuple[tuple[int, int, int, int], ...]  # each digit's box, in image pixels
+
+
+def random_text(rng: np.random.Generator) -> str:
+    """An amount or number as people write it, separators included."""
+    n = int(rng.choice(LENGTHS, p=LENGTH_WEIGHTS))
+    digits = [str(int(rng.integers(1, 10)))] + [str(int(d)) for d in rng.integers(0, 10, n - 1)]
+    if rng.random() < 0.35 and n >= 3:  # round amounts: 15000, 2.500
+        zeros = int(rng.integers(1, n))
+        digits[n - zeros :] = ["0"] * zeros
+    text = "".join(digits)
+    if n >= 4 and rng.random() < P_THOUSANDS:
+        mark = "," if rng.random() < P_COMMA_THOUSANDS else "."
+        groups = []
+        while len(text) > 3:
+            groups.insert(0, text[-3:])
+            text = text[:-3]
+        text = mark.join([text, *groups])
+    if rng.random() < P_DECIMALS:
+        text += ("," if rng.random() < 0.6 else ".") + "".join(str(int(d)) for d in rng.integers(0, 10, 2))
+    if rng.random() < P_TAIL:
+        text += TAILS[int(rng.integers(len(TAILS)))]
+    return text
+
+
+def _mark(char: str, height: float, pen: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A separator drawn as a pen mark, and where its top sits (share of the digit height
+    from the top). Coordinates ×4 for sub-pixel drawing."""
+    pen_px = max(1, round(pen))
+    if char in ".,":
+        size = max(pen * 1.2, height * rng.uniform(0.06, 0.14))
+        tall = size * (2.2 if char == "," else 1.0) + (height * 0.08 if char == "," else 0)
+        w, h = int(size * (1.6 if char == "," else 1.2)) + pen_px + 2, int(tall) + pen_px + 2
+        layer = np.zeros((h, w), np.uint8)
+        if char == "." and rng.random() < 0.6:
+            cv2.circle(layer, (w // 2, min(h - 1, pen_px // 2 + int(size / 2) + 1)),
+                       max(1, round(size / 2)), 255, -1, cv2.LINE_AA)
+        else:  # a short stroke down and to the left
+            p0 = (round((w - pen_px / 2 - 1) * 4), round((pen_px / 2 + 1) * 4))
+            p1 = (round((pen_px / 2 + 1) * 4), round((h - pen_px / 2 - 1) * 4))
+            cv2.line(layer, p0, p1, 255, pen_px, cv2.LINE_AA, shift=2)
+        top = rng.uniform(0.8, 1.0) - (0.0 if char == "." else 0.05)
+        return layer.astype(np.float32) / 255, top
+    if char in "-=~":
+        length = height * rng.uniform(0.25, 0.6)
+        gap = height * rng.uniform(0.15, 0.28)
+        rows = 2 if char == "=" else 1
+        w = int(length) + pen_px + 2
+        h = int(gap * (rows - 1)) + pen_px + 4 + (int(height * 0.15) if char == "~" else 0)
+        layer = np.zeros((h, w), np.uint8)
+        for r in range(rows):
+            y = pen_px / 2 + 1 + r * gap
+            tilt = height * rng.uniform(-0.06, 0.03)
+            if char == "~":
+                xs = np.linspace(pen_px / 2 + 1, w - pen_px / 2 - 1, 12)
+                ys = y + height * 0.07 * (1 + np.sin(np.linspace(0, 2 * math.pi, 12)))
+                pts = np.round(np.stack([xs, ys], 1) * 4).astype(np.int32).reshape(-1, 1, 2)
+                cv2.polylines(layer, [pts], False, 255, pen_px, cv2.LINE_AA, shift=2)
+                continue
+            p0 = (round((pen_px / 2 + 1) * 4), round((y - tilt / 2 + abs(tilt) / 2) * 4))
+            p1 = (round((w - pen_px / 2 - 1) * 4), round((y + tilt / 2 + abs(tilt) / 2) * 4))
+            cv2.line(layer, p0, p1, 255, pen_px, cv2.LINE_AA, shift=2)
+        top = rng.uniform(0.35, 0.6) if rows == 1 else rng.uniform(0.25, 0.45)
+        return layer.astype(np.float32) / 255, top
+    if char == "/":
+        tall = height * rng.uniform(0.5, 1.0)
+        w = int(tall * rng.uniform(0.3, 0.6)) + pen_px + 2
+        h = int(tall) + pen_px + 2
+        layer = np.zeros((h, w), np.uint8)
+        cv2.line(layer, (round((w - pen_px / 2 - 1) * 4), round((pen_px / 2 + 1) * 4)),
+                 (round((pen_px / 2 + 1) * 4), round((h - pen_px / 2 - 1) * 4)), 255, pen_px,
+                 cv2.LINE_AA, shift=2)
+        return layer.astype(np.float32) / 255, 1.0 - tall / height
+    raise ValueError(f"no mark for {char!r}")
+
+
+@dataclass(frozen=True)
+class Writing:
+    """How one person writes one number: size, pen, slant, spacing."""
+
+    height: float  # digit height, px
+    pen: float  # stroke width, px
+    gap: float  # mean space between glyphs, share of the digit height (negative: overlapping)
+    gap_spread: float
+    bob: float  # how far glyphs wander off the baseline, share of the height
+    size_spread: float  # glyph height varies by this share
+    drift: float  # the baseline climbs (or falls) by this share of the height per glyph
+
+
+def random_writing(rng: np.random.Generator, height: float) -> Writing:
+    pen_share = float(np.exp(rng.uniform(math.log(0.035), math.log(0.2))))  # 0.2-1.2 mm at 6 mm
+    touching = rng.random() < 0.35
+    gap = rng.uniform(-0.15, 0.03) if touching else rng.uniform(0.0, 0.35)
+    return Writing(height, max(1.0, pen_share * height), float(gap), float(rng.uniform(0.02, 0.12)),
+                   float(rng.uniform(0.0, 0.08)), float(rng.uniform(0.0, 0.12)),
+                   float(rng.uniform(-0.04, 0.04)))
+
+
+def write(text: str, hand: Hand, writing: Writing, rng: np.random.Generator
+          ) -> tuple[np.ndarray, list[tuple[int, int, int, int]], int]:
+    """The text as one alpha image; each digit's box in it; the baseline row."""
+    glyphs = []
+    h0 = writing.height
+    for k, char in enumerate(text):
+        if char.isdigit():
+            height = h0 * (1 + rng.uniform(-writing.size_spread, writing.size_spread))
+            alpha = hand.draw(int(char), max(6, round(height)), writing.pen, rng)
+            alpha = continental(alpha, int(char), writing.pen, rng)
+            bottom = alpha.shape[0] * (1 + rng.uniform(-writing.bob, writing.bob))
+            top_share = 1.0 - bottom / h0
+        else:
+            alpha, top_share = _mark(char, h0, writing.pen, rng)
+        glyphs.append((char, alpha, top_share + writing.drift * k))
+    above = max(0.0, -min(t for _, _, t in glyphs)) * h0
+    below = max(t * h0 + a.shape[0] for _, a, t in glyphs)
+    height = int(math.ceil(above + below)) + 2
+    x = 0.0
+    placed = []
+    for k, (char, alpha, top_share) in enumerate(glyphs):
+        if k:
+            spread = rng.normal(writing.gap, writing.gap_spread)
+            space = spread * h0 if char.isdigit() and glyphs[k - 1][0].isdigit() \
+                else abs(spread) * h0 * 0.5 + writing.pen
+            x = max(0.0, x + space)
+        y = above + top_share * h0
+        placed.append((char, alpha, int(round(x)), int(round(y))))
+        x += alpha.shape[1]
+    width = max(int(math.ceil(x)), max(px + a.shape[1] for _, a, px, _ in placed)) + 2
+    canvas = np.zeros((height + 2, width), np.float32)
+    boxes = []
+    for char, alpha, px, py in placed:
+        py = max(0, min(py, canvas.shape[0] - alpha.shape[0]))
+        region = canvas[py : py + alpha.shape[0], px : px + alpha.shape[1]]
+        np.maximum(region, alpha[: region.shape[0], : region.shape[1]], out=region)
+        if char.isdigit():
+            boxes.append((px, py, alpha.shape[1], alpha.shape[0]))
+    baseline = int(round(above + h0))
+    return canvas, boxes, baseline
+
+
+def _shear(alpha: np.ndarray, boxes: list, slant: float) -> tuple[np.ndarray, list]:
+    """The whole string slanted (a writer's lean): x moves by slant × (height - y)."""
+    h, w = alpha.shape
+    extra = int(math.ceil(abs(slant) * h))
+    matrix = np.float32([[1, -slant, max(0.0, slant) * h], [0, 1, 0]])
+    out = cv2.warpAffine(alpha, matrix, (w + extra, h), flags=cv2.INTER_LINEAR)
+    moved = [(int(round(x + max(0.0, slant) * h - slant * (y + bh / 2))), y, bw, bh)
+             for x, y, bw, bh in boxes]
+    return out, moved
+
+
+def security_paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Darkness (0..1) of a cheque's printed background: guilloche waves, hatching, tint."""
+    out = np.zeros((h, w), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        angle = rng.uniform(-0.6, 0.6) + (math.pi / 2 if rng.random() < 0.15 else 0.0)
+        period = rng.uniform(2.5, 9.0)
+        wave_len = rng.uniform(20, 120)
+        amplitude = rng.uniform(0.0, 6.0)
+        u = xx * math.cos(angle) + yy * math.sin(angle)
+        v = -xx * math.sin(angle) + yy * math.cos(angle)
+        phase = v + amplitude * np.sin(2 * math.pi * u / wave_len + rng.uniform(0, 6.3))
+        lines = 0.5 + 0.5 * np.cos(2 * math.pi * phase / period)
+        sharp = lines ** rng.uniform(1.0, 8.0)
+        out += sharp * rng.uniform(0.04, 0.22)
+    if rng.random() < 0.4:  # a tint varying slowly across the paper
+        small = rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32)
+        out += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * rng.uniform(0.02, 0.1)
+    return np.clip(out, 0, 1)
+
+
+def _printed_lines(h: int, w: int, baseline: int, top: int, rng: np.random.Generator) -> np.ndarray:
+    """Printed rules around the amount: a line to write on, the box's edges cut in the crop."""
+    out = np.zeros((h, w), np.float32)
+    thick = int(rng.integers(1, 3))
+    level = rng.uniform(0.3, 0.9)
+    if rng.random() < 0.45:  # the line written on, at or just under the baseline
+        y = min(h - thick, max(0, baseline + int(rng.integers(-2, max(3, h // 8)))))
+        out[y : y + thick] = level
+    if rng.random() < 0.25:
+        y = max(0, min(h - thick, top - int(rng.integers(0, max(2, h // 6)))))
+        out[y : y + thick] = level
+    if rng.random() < 0.2:  # the crop's edge runs along the field's frame
+        edge = int(rng.integers(0, 2))
+        out[(0 if edge == 0 else h - thick) :][:thick] = level
+    if rng.random() < 0.15:
+        x = int(rng.integers(0, max(1, w // 10)))
+        out[:, x : x + thick] = level
+    if rng.random() < 0.1:
+        x = w - 1 - int(rng.integers(0, max(1, w // 10)))
+        out[:, max(0, x - thick) : x] = level
+    return out
+
+
+def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: float | None = None
+                ) -> StringField:
+    """One field image of `text`, written by `hand` and scanned."""
+    height = digit_height or float(np.exp(rng.uniform(math.log(14), math.log(60))))
+    writing = random_writing(rng, height)
+    alpha, boxes, baseline = write(text, hand, writing, rng)
+    slant = float(rng.uniform(-0.35, 0.35))
+    alpha, boxes = _shear(alpha, boxes, slant)
+    if rng.random() < P_LONG_DASH:  # a long stroke after the number to stop additions
+        length = int(height * rng.uniform(1.0, 4.0))
+        dash = np.zeros((alpha.shape[0], length), np.float32)
+        y = int(baseline - height * rng.uniform(0.1, 0.5))
+        cv2.line(dash, (0, y * 4), ((length - 1) * 4, (y + int(rng.integers(-2, 3))) * 4), 1.0,
+                 max(1, round(writing.pen)), cv2.LINE_AA, shift=2)
+        alpha = np.hstack([alpha, np.zeros((alpha.shape[0], int(height * 0.15)), np.float32), dash])
+        text += "-"
+    # The field around the writing: margins, and ink running over the edge now and then.
+    h_ink, w_ink = alpha.shape
+    over = rng.random() < 0.12
+    top = -int(height * rng.uniform(0.0, 0.15)) if over else int(height * rng.uniform(0.03, 0.45))
+    bottom = int(height * rng.uniform(0.03, 0.45))
+    left = int(height * rng.uniform(0.0, 0.8))
+    right = int(height * rng.uniform(0.0, 1.2))
+    H, W = max(8, h_ink + top + bottom), max(8, w_ink + left + right)
+    ink = np.zeros((H, W), np.float32)
+    y0 = max(0, top)
+    src = alpha[max(0, -top) :]
+    ink[y0 : y0 + src.shape[0], left : left + w_ink] = src[: H - y0]
+    boxes = [(x + left, y + top, bw, bh) for x, y, bw, bh in boxes]
+    image = _scan(ink, baseline + top, max(0, top), rng)
+    value = "".join(c for c in text if c.isdigit())
+    return StringField(image, value, text, tuple(boxes))
+
+
+def _scan(ink: np.ndarray, baseline: int, top: int, rng: np.random.Generator) -> np.ndarray:
+    """Paper, print and ink composed, then seen by a scanner: blur, noise, resolution, JPEG."""
+    h, w = ink.shape
+    paper_level = rng.uniform(0.55, 1.0) if rng.random() < 0.7 else rng.uniform(0.85, 1.0)
+    background = np.zeros((h, w), np.float32)
+    if rng.random() < 0.6:
+        background = security_paper(h, w, rng)
+    background = np.maximum(background, _printed_lines(h, w, baseline, top, rng))
+    ink_level = rng.uniform(0.55, 0.97)
+    darkness = 1 - (1 - background) * (1 - ink * ink_level)
+    image = paper_level * (1 - darkness)
+    if rng.random() < 0.3:  # uneven light
+        gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.12, 0.12)
+        image = image * (1 + gx)
+    if rng.random() < 0.7:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.3:  # a coarser scan: resolution lost, then the field enlarged again
+        factor = rng.uniform(0.4, 0.8)
+        small = cv2.resize(image, (max(4, int(w * factor)), max(4, int(h * factor))),
+                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    image = image + rng.normal(0, rng.uniform(0.0, 0.05), image.shape).astype(np.float32)
+    if rng.random() < 0.08:  # a bilevel scan
+        image = np.where(image > rng.uniform(0.4, 0.7) * paper_level, 1.0, 0.0).astype(np.float32)
+    out = np.clip(image * 255, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        quality = int(rng.integers(30, 95))
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    return out
+
+
+def random_field(hands: Mixture, rng: np.random.Generator) -> StringField:
+    """A random amount written by one hand of the mixture."""
+    return field_image(random_text(rng), hands.pick(rng), rng)
