@@ -1,0 +1,172 @@
+"""Several readers' opinions of one field, combined into one value and a calibrated confidence.
+
+Each reader gives an `Opinion`: its own best value, and the probability it gives to ANY
+candidate value (a CTC reader sums every alignment; the cut-and-classify reader multiplies
+its digits' probabilities, and has no opinion on values of another length). The candidates
+are the readers' few best values; each is scored by every reader, the scores are added in
+log space with a weight per reader (a product of experts), and the best candidate wins.
+
+Its confidence is not that product, which trusts readers as if their mistakes were
+independent: it is a logistic model (`Calibration`) of the product's posterior and of how
+many readers read that very value on their own, fitted on held-out fields. Two independent
+readers agreeing is the strongest evidence there is; disagreement sends a field to review.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from reading import ctc
+
+FLOOR_LOG_PROB = math.log(1e-6)  # a reader's score for a value it has no opinion on
+MIN_LOG_PROB = -30.0  # scores are clipped here: past it, "impossible" carries no more meaning
+CANDIDATES_PER_READER = 5
+
+
+class LineReader(Protocol):
+    """A reader of whole fields (a CTC sequence recogniser): each image in, its folded
+    per-frame probabilities out (`reading.ctc.fold`: digits 0-9, then filler)."""
+
+    name: str
+    version: str
+
+    def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+
+class Opinion:
+    """One reader's view of one field."""
+
+    reader: str
+    best: str
+
+    def log_prob(self, value: str) -> float:
+        raise NotImplementedError
+
+    def candidates(self) -> list[str]:
+        raise NotImplementedError
+
+
+@dataclass
+class CtcOpinion(Opinion):
+    """A CTC reader's folded per-frame probabilities (`reading.ctc`)."""
+
+    reader: str
+    folded: np.ndarray
+    _scores: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.best = ctc.best_path(self.folded)
+        self._nbest = [v for v, _ in ctc.nbest(self.folded, CANDIDATES_PER_READER)]
+
+    def log_prob(self, value: str) -> float:
+        if value not in self._scores:
+            self._scores[value] = max(ctc.log_prob(self.folded, value), MIN_LOG_PROB)
+        return self._scores[value]
+
+    def candidates(self) -> list[str]:
+        return [self.best, *self._nbest]
+
+
+@dataclass
+class DigitsOpinion(Opinion):
+    """The cut-and-classify reader: one probability vector (digits 0-9) per glyph it cut, and
+    how sure it is of the cut itself; it has no view on values of another length."""
+
+    reader: str
+    digit_probs: np.ndarray  # (N, 10), each row the glyph's probabilities of 0-9
+    cut_log_prob: float = 0.0  # log of the segmentation's confidence in its cut
+
+    def __post_init__(self) -> None:
+        self.best = "".join(str(int(k)) for k in np.argmax(self.digit_probs, axis=1)) \
+            if len(self.digit_probs) else ""
+
+    def log_prob(self, value: str) -> float:
+        if len(value) != len(self.digit_probs):
+            return FLOOR_LOG_PROB
+        logs = np.log(np.maximum(self.digit_probs[np.arange(len(value)), [int(c) for c in value]], 1e-30))
+        return max(float(logs.sum()) + self.cut_log_prob, MIN_LOG_PROB)
+
+    def candidates(self) -> list[str]:
+        out = [self.best]
+        if len(self.digit_probs):  # the best value with its least sure digit changed
+            weakest = int(np.argmin(self.digit_probs.max(axis=1)))
+            second = int(np.argsort(-self.digit_probs[weakest])[1])
+            out.append(self.best[:weakest] + str(second) + self.best[weakest + 1 :])
+        return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """confidence = σ(bias + Σ coefficient × feature), features as `features` makes them;
+    `weights` are the readers' exponents in the product. Fitted by `python -m
+    evaluation.calibrate_fields` on held-out synthetic fields."""
+
+    weights: dict[str, float]
+    coefficients: tuple[float, ...]
+    bias: float
+    fitted_on: str = ""
+
+    @staticmethod
+    def load(path: Path) -> Calibration:
+        data = json.loads(Path(path).read_text())
+        return Calibration({k: float(v) for k, v in data["weights"].items()},
+                           tuple(float(c) for c in data["coefficients"]), float(data["bias"]),
+                           str(data.get("fitted_on", "")))
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps({"weights": self.weights, "coefficients": list(self.coefficients),
+                                          "bias": self.bias, "fitted_on": self.fitted_on,
+                                          "features": list(FEATURES)}, indent=2) + "\n")
+
+    def confidence(self, x: Sequence[float]) -> float:
+        z = self.bias + sum(c * v for c, v in zip(self.coefficients, x))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+DEFAULT_CALIBRATION = Calibration({}, (1.0, 0.0, 0.0, 0.0), 0.0, "none: the product's posterior")
+FEATURES = ("posterior logit", "share of readers agreeing", "all readers agree",
+            "lowest reader log probability")
+
+
+@dataclass(frozen=True)
+class Combined:
+    value: str
+    confidence: float  # calibrated P(value is right)
+    posterior: float  # the weighted product's own probability of `value` among the candidates
+    agreeing: tuple[str, ...]  # readers whose own best reading is `value`
+    readings: dict[str, str]  # each reader's own best reading
+    ranked: tuple[tuple[str, float], ...]  # candidates and their posteriors, best first
+    features: tuple[float, ...]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def combine(opinions: Sequence[Opinion], calibration: Calibration = DEFAULT_CALIBRATION) -> Combined:
+    """The value the readers together find most probable, and how sure to be of it."""
+    if not opinions:
+        raise ValueError("combine needs at least one opinion")
+    candidates = list(dict.fromkeys(v for o in opinions for v in o.candidates()))
+    weights = [calibration.weights.get(o.reader, 1.0) for o in opinions]
+    table = np.array([[o.log_prob(v) for o in opinions] for v in candidates])  # (values, readers)
+    scores = table @ np.asarray(weights)
+    posterior = np.exp(scores - scores.max())
+    posterior /= posterior.sum()
+    order = np.argsort(-posterior, kind="stable")
+    top = int(order[0])
+    value = candidates[top]
+    agreeing = tuple(o.reader for o in opinions if o.best == value)
+    features = (_logit(float(posterior[top])), len(agreeing) / len(opinions),
+                float(len(agreeing) == len(opinions)), float(table[top].min()))
+    return Combined(value, calibration.confidence(features), float(posterior[top]), agreeing,
+                    {o.reader: o.best for o in opinions},
+                    tuple((candidates[i], float(posterior[i])) for i in order[:5]), features)

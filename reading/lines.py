@@ -1,0 +1,56 @@
+"""A field image made ready for a line reader: ink darkness on even paper, a fixed height.
+
+The same function prepares training images and the images read in service, so the reader
+sees in service what it saw in training. The paper's own brightness (tinted, security-printed
+or unevenly lit) is estimated by a grey closing wider than any stroke and divided out, then
+the darkness is stretched so that ink proper is near 1.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LINE_HEIGHT = 32  # the line reader's input height, px
+MIN_WIDTH = 32  # narrower fields are padded: a single digit still spans several frames
+MAX_ASPECT = 16  # wider than 16 × the height is squeezed (no amount field is that long)
+PAPER_KERNEL = 1 / 3  # of the field's height: wider than a stroke, narrower than a loop's hole
+# Darkness is divided by this percentile of the field's darkness (ink proper) but never by
+# less than INK_FLOOR: a field without ink keeps its paper pale instead of stretching noise.
+INK_PERCENTILE = 99.5
+INK_FLOOR = 0.3
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    """uint8 grey from grey, RGB or RGBA (the darkest channel keeps blue ink dark)."""
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = image[..., :3].min(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    if image.dtype != np.uint8:
+        top = 65535.0 if image.dtype == np.uint16 else (1.0 if image.dtype.kind == "f" else 255.0)
+        image = np.clip(image.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
+    return image
+
+
+def darkness(image: np.ndarray) -> np.ndarray:
+    """float32 0..1, ink = 1, paper = 0, the paper's own brightness divided out."""
+    g = grey(image).astype(np.float32)
+    k = max(3, int(g.shape[0] * PAPER_KERNEL) | 1)
+    paper = cv2.dilate(g, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    paper = cv2.GaussianBlur(paper, (0, 0), k / 2)
+    dark = np.clip(1.0 - g / np.maximum(paper, 1.0), 0.0, 1.0)
+    top = max(float(np.percentile(dark, INK_PERCENTILE)), INK_FLOOR)
+    return np.minimum(dark / top, 1.0)
+
+
+def line_input(image: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:
+    """(height, W) float32 darkness, W in [MIN_WIDTH, MAX_ASPECT × height], a multiple of 4."""
+    dark = darkness(image)
+    h, w = dark.shape
+    width = int(round(w * height / max(h, 1)))
+    width = min(max(width, 1), MAX_ASPECT * height)
+    resized = cv2.resize(dark, (width, height), interpolation=cv2.INTER_AREA)
+    padded = max(MIN_WIDTH, (width + 3) // 4 * 4)
+    out = np.zeros((height, padded), np.float32)
+    out[:, :width] = resized
+    return out
