@@ -17,7 +17,9 @@ from core.ingest import Incoming, ZipLimits, clean_name, ingest
 from core.schema import (
     DONE,
     FAILED,
+    LAYOUTS,
     NEEDS_REVIEW,
+    PAGE_LAYOUT,
     PROCESSING,
     QUEUED,
     Batch,
@@ -55,9 +57,15 @@ def zip_limits(settings: Settings) -> ZipLimits:
 
 
 def create_batch(session: Session, settings: Settings, files: Sequence[tuple[str | None, BinaryIO]],
-                 template: str | None = None, review_threshold: float | None = None) -> Created:
+                 template: str | None = None, review_threshold: float | None = None,
+                 layout: str = PAGE_LAYOUT) -> Created:
     """Store the originals and add the batch with one document per readable file (unreadable
     ones are kept as failed documents naming the problem). Flushed, not committed."""
+    if layout not in LAYOUTS:
+        raise UploadRejected(400, f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if template and layout != PAGE_LAYOUT:
+        raise UploadRejected(400, "a template names the fields of pages: with layout=field each image "
+                                  "is one field (field_1), so send no template")
     if not files:
         raise UploadRejected(400, "no files: send one or more files in the 'files' field")
     if len(files) > settings.max_files_per_batch:
@@ -84,7 +92,7 @@ def create_batch(session: Session, settings: Settings, files: Sequence[tuple[str
         unsupported = all(i.error and i.error.startswith("not a PNG") for i in rejected)
         raise UploadRejected(415 if unsupported else 400,
                              "; ".join(f"{i.name}: {i.error}" for i in rejected))
-    batch = Batch(template=template or None, review_threshold=threshold)
+    batch = Batch(template=template or None, review_threshold=threshold, layout=layout)
     now = utcnow()
     documents = []
     for position, item in enumerate(incoming):
@@ -161,6 +169,7 @@ def summaries(session: Session, batches: Sequence[Batch]) -> list[dict]:
             "pages": {"total": int(d.pages) if d else 0, "done": int(d.pages_done) if d else 0},
             "fields": {"total": f.total if f else 0, "needs_review": int(f.needs_review) if f else 0},
             "template": batch.template,
+            "layout": batch.layout,
             "review_threshold": batch.review_threshold,
             "created_at": iso_utc(batch.created_at),
             "finished_at": iso_utc(d.finished_at) if d and status in ("done", "partial", "failed") else None,

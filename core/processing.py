@@ -23,6 +23,7 @@ from core.schema import (
     DONE,
     FAILED,
     NEEDS_REVIEW,
+    PAGE_LAYOUT,
     PROCESSING,
     Batch,
     Digit,
@@ -53,6 +54,7 @@ class Job:
     review_threshold: float
     template: str | None
     attempt: int
+    layout: str = PAGE_LAYOUT
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
     doc.status, doc.attempts, doc.pages_done = PROCESSING, doc.attempts + 1, 0
     doc.started_at = doc.heartbeat_at = utcnow()
     return Job(doc.id, doc.name, doc.sha256 or "", KINDS.get(doc.media_type or "", ""), doc.batch_id,
-               batch.review_threshold, batch.template, doc.attempts)
+               batch.review_threshold, batch.template, doc.attempts, batch.layout)
 
 
 def progress(session: Session, document_id: int, page_count: int | None, pages_done: int) -> None:
@@ -179,7 +181,7 @@ def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutc
             "height": h, "cells": [list(c) for c in f.cells], "recognized_value": f.value,
             "value": f.value, "confidence": round(f.confidence, 6),
             "status": AUTO if f.confidence >= job.review_threshold else NEEDS_REVIEW,
-            "unreadable": False, "updated_at": now})
+            "unreadable": False, "updated_at": now, "readings": dict(f.readings) or None})
     field_ids = session.execute(insert(Field).returning(Field.id, sort_by_parameter_order=True),
                                 fields).scalars().all()
     digits = [{"field_id": field_id, "position": i, "value": d.value,

@@ -28,6 +28,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
 # Field states: read with confidence, waiting for a person, read by a person.
 AUTO, NEEDS_REVIEW, REVIEWED = "auto", "needs_review", "reviewed"
+# How a batch's images are laid out: pages holding drawn fields, or each image one field.
+PAGE_LAYOUT, FIELD_LAYOUT = "page", "field"
+LAYOUTS = (PAGE_LAYOUT, FIELD_LAYOUT)
 
 
 def utcnow() -> datetime:
@@ -64,6 +67,8 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     template: Mapped[str | None] = mapped_column(String(64))
     review_threshold: Mapped[float] = mapped_column(Float)
+    # "page": find the digit fields on each page; "field": each image is one whole field.
+    layout: Mapped[str] = mapped_column(String(8), default=PAGE_LAYOUT, server_default=PAGE_LAYOUT)
     documents: Mapped[list[Document]] = relationship(back_populates="batch", order_by="Document.position")
 
 
@@ -119,7 +124,7 @@ class Field(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # reading order on the page, from 1
     name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(8))  # comb | box
+    kind: Mapped[str] = mapped_column(String(8))  # comb | box | field (a whole field image)
     x: Mapped[int] = mapped_column(Integer)
     y: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
@@ -131,6 +136,7 @@ class Field(Base):
     status: Mapped[str] = mapped_column(String(16))
     unreadable: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    readings: Mapped[dict[str, str] | None] = mapped_column(JSON)  # each reader's own reading
     page: Mapped[Page] = relationship(back_populates="fields")
     digits: Mapped[list[Digit]] = relationship(back_populates="field", order_by="Digit.position",
                                                cascade="all, delete-orphan", passive_deletes=True)

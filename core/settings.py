@@ -36,6 +36,12 @@ class Settings:
     secure_cookies: bool = False  # set when users reach the service over HTTPS
     mnist_dir: Path | None = None
     model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.keras"
+    # The string readers that read open boxes and field images whole, beside the glyph
+    # classifier (comma-separated; empty for none): "crnn" (ours, strings_model_path) and
+    # "ppocr" (PP-OCRv6's recogniser from the rapidocr wheel).
+    line_readers: str = "crnn,ppocr"
+    strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings.keras"
+    combination_path: Path = PROJECT_ROOT / "models" / "weights" / "combination.json"
     form_templates_dir: Path = PROJECT_ROOT / "form_templates"
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
     pdf_dpi: int = 200

@@ -12,6 +12,7 @@ handed the TRUE field boxes, on the same pages.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from segmentation.boxes import iou
-from segmentation.pipeline import FieldResult, read_page, segment_fields
+from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
 
 if TYPE_CHECKING:
@@ -169,37 +170,35 @@ def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
     return "".join(ch for ch in result.stdout.decode(errors="ignore") if ch.isdigit())
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.pages",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=150)
-    parser.add_argument("--seed", type=int, default=EVAL_SEED)
-    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
-    parser.add_argument("--mnist-dir", default=None)
-    parser.add_argument("--no-tesseract", action="store_true")
-    parser.add_argument("--output", type=Path, default=Path("results/eval.json"))
-    args = parser.parse_args(argv)
-
+def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:
+    """The pages of one style: "ours" (MNIST's test digits, our scanner randomisation) or
+    "hard" (the test writers of three sets, `synth.pages.hard_style`)."""
     import synth
-    from core.settings import DEFAULT_REVIEW_THRESHOLD
     from synth.pages import make_page
-    from worker.recognition import get_reader
 
-    reader = get_reader(args.model)  # one thread, as in a worker process
-    digits = synth.test_digits(args.mnist_dir)
-    rng = np.random.default_rng(args.seed)
-    ours, theirs = Tally(), Tally()
-    pages = []
-    print(f"generating {args.pages} pages (seed {args.seed})…", flush=True)
-    for _ in range(args.pages):
-        pages.append(make_page(digits, rng))
+    if style == "ours":
+        digits = synth.test_digits(mnist_dir)
+    else:
+        from models import mnist
+        from synth.hands import HandDigits, load_writers
+
+        data = mnist.load(mnist_dir)
+        digits = HandDigits(load_writers("test", data.x_test, data.y_test).mixture())  # type: ignore[assignment]
+    rng = np.random.default_rng(seed)
+    return [make_page(digits, rng, style=None if style == "ours" else style) for _ in range(count)]  # type: ignore[arg-type]
+
+
+def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # type: ignore[no-untyped-def]
+    from core.settings import DEFAULT_REVIEW_THRESHOLD
+
+    ours = Tally()
     kinds = {k: sum(p.kind == k for p in pages) for k in ("form", "cheque", "order")}
-    print(f"pages: {kinds}; fields: {sum(len(p.fields) for p in pages)}", flush=True)
+    print(f"[{style}] pages: {kinds}; fields: {sum(len(p.fields) for p in pages)}", flush=True)
     run_started = time.perf_counter()
     for number, page in enumerate(pages, start=1):
-        _progress("read", number, len(pages), run_started)
+        _progress(f"[{style}] read", number, len(pages), run_started)
         started = time.perf_counter()
-        result = read_page(page.image, reader._classify)
+        result = reader.read_page(page.image, None)
         ours.seconds += time.perf_counter() - started
         ours.fields.extend(score_page(page.fields, list(result.fields)))
         if _a4_at_200_dpi(page):
@@ -208,40 +207,78 @@ def main(argv: list[str] | None = None) -> dict:
     timings = ours.segment_ms_a4_200
     a4_pages = [p.image for p in pages if _a4_at_200_dpi(p)]
     best_of = best_segment_ms(a4_pages, TIMING_REPEATS)
-    report = {"pages": len(pages), "seed": args.seed, "model": reader.version,
-              "ours": ours.report(thresholds),
-              "ours_pages_per_second": len(pages) / ours.seconds,
-              "segmentation_ms_a4_200dpi": {
-                  "pages": len(timings),
-                  "mean": float(np.mean(timings)) if timings else None,
-                  "p95": float(np.percentile(timings, 95)) if timings else None,
-                  f"mean_best_of_{TIMING_REPEATS}": float(np.mean(best_of)) if best_of else None},
-              "default_review_threshold": DEFAULT_REVIEW_THRESHOLD}
-    _print_ours(report)
-    if not args.no_tesseract and shutil.which("tesseract"):
-        print("Tesseract on the true field boxes…", flush=True)
-        run_started = time.perf_counter()
-        for number, page in enumerate(pages, start=1):
-            _progress("Tesseract", number, len(pages), run_started)
-            started = time.perf_counter()
-            for t in page.fields:
-                kind = "box-touching" if t.kind == "box" and t.touching else t.kind
-                theirs.fields.append(Scored(kind, t.value, tesseract_read(page.image, t.box)))
-            theirs.seconds += time.perf_counter() - started
-        report["tesseract"] = theirs.report()
-        report["tesseract_pages_per_second"] = len(pages) / theirs.seconds
-        _print_theirs(report)
-    elif not args.no_tesseract:
-        print("tesseract is not installed (apt install tesseract-ocr): comparison skipped")
+    return {"style": style, "pages": len(pages), "ours": ours.report(thresholds),
+            "ours_pages_per_second": len(pages) / ours.seconds,
+            "segmentation_ms_a4_200dpi": {
+                "pages": len(timings),
+                "mean": float(np.mean(timings)) if timings else None,
+                "p95": float(np.percentile(timings, 95)) if timings else None,
+                f"mean_best_of_{TIMING_REPEATS}": float(np.mean(best_of)) if best_of else None},
+            "default_review_threshold": DEFAULT_REVIEW_THRESHOLD}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.pages",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=EVAL_SEED)
+    parser.add_argument("--style", choices=("ours", "hard", "all"), default="all",
+                        help="page style: ours (the original eval pages), hard, or both")
+    parser.add_argument("--model", default=None, help="glyph model file (default: the shipped one)")
+    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--output", type=Path, default=Path("results/eval.json"))
+    args = parser.parse_args(argv)
+
+    from core.settings import Settings
+    from worker.recognition import reader_for
+
+    settings = Settings.from_env()
+    if args.model:
+        settings = dataclasses.replace(settings, model_path=Path(args.model))
+    reader = reader_for(settings)  # one thread, as in a worker process
+    styles = ("ours", "hard") if args.style == "all" else (args.style,)
+    report: dict = {"seed": args.seed, "model": reader.version, "styles": {}}
+    for offset, style in enumerate(styles):
+        seed = args.seed + offset  # the "ours" pages are the same as before the styles came
+        print(f"generating {args.pages} {style} pages (seed {seed})…", flush=True)
+        pages = _pages(style, args.pages, seed, args.mnist_dir)
+        result = evaluate_style(style, pages, reader)
+        result["seed"] = seed
+        report["styles"][style] = result
+        _print_ours({**result, "model": reader.version})
+        if style == "ours" and not args.no_tesseract:
+            _tesseract(pages, result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     print(f"written to {args.output}")
     return report
 
 
+def _tesseract(pages: list[SyntheticPage], result: dict) -> None:
+    """Tesseract handed the TRUE field boxes of the same pages, for comparison."""
+    if not shutil.which("tesseract"):
+        print("tesseract is not installed (apt install tesseract-ocr): comparison skipped")
+        return
+    theirs = Tally()
+    print("Tesseract on the true field boxes…", flush=True)
+    run_started = time.perf_counter()
+    for number, page in enumerate(pages, start=1):
+        _progress("Tesseract", number, len(pages), run_started)
+        started = time.perf_counter()
+        for t in page.fields:
+            kind = "box-touching" if t.kind == "box" and t.touching else t.kind
+            theirs.fields.append(Scored(kind, t.value, tesseract_read(page.image, t.box)))
+        theirs.seconds += time.perf_counter() - started
+    result["tesseract"] = theirs.report()
+    result["tesseract_pages_per_second"] = len(pages) / theirs.seconds
+    _print_theirs(result)
+
+
 def _print_ours(r: dict) -> None:
     o = r["ours"]
-    print(f"\n== this service ({r['model']}), {r['pages']} pages, {o['fields']} fields ==")
+    print(f"\n== this service ({r['model']}), {r['style']} style, {r['pages']} pages, "
+          f"{o['fields']} fields ==")
     print(f"field detection: recall {o['detection_recall']:.2%}, precision {o['detection_precision']:.2%}")
     print(f"digit accuracy: {o['digit_accuracy']:.2%}")
     for kind, v in o["exact_match"].items():

@@ -60,7 +60,7 @@ class Recognizer:
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: model file not found (run `make train`)")
         self.model = keras.models.load_model(self.path, compile=False)
-        self.version = f"{self.path.name}@{_sha256(self.path)[:12]}"
+        self.version = f"{self.path.name}@{file_sha256(self.path)[:12]}"
         self.num_classes = int(self.model.output_shape[-1])
         self._predict = tf.function(
             lambda x: self.model(x, training=False),
@@ -103,7 +103,8 @@ def get_recognizer(path: Path | str | None = None) -> Recognizer:
         return _loaded[key]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read a MiB at a time (model versions are named by it)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

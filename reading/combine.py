@@ -114,23 +114,41 @@ class Calibration:
     fitted_on: str = ""
 
     @staticmethod
-    def load(path: Path) -> Calibration:
-        data = json.loads(Path(path).read_text())
+    def from_json(data: dict) -> Calibration:
         return Calibration({k: float(v) for k, v in data["weights"].items()},
                            tuple(float(c) for c in data["coefficients"]), float(data["bias"]),
                            str(data.get("fitted_on", "")))
 
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps({"weights": self.weights, "coefficients": list(self.coefficients),
-                                          "bias": self.bias, "fitted_on": self.fitted_on,
-                                          "features": list(FEATURES)}, indent=2) + "\n")
+    def to_json(self) -> dict:
+        return {"weights": self.weights, "coefficients": list(self.coefficients), "bias": self.bias,
+                "fitted_on": self.fitted_on, "features": list(FEATURES)}
 
     def confidence(self, x: Sequence[float]) -> float:
         z = self.bias + sum(c * v for c, v in zip(self.coefficients, x))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
+@dataclass(frozen=True)
+class Calibrations:
+    """One calibration per kind of field read whole: "box" (an open box found on a page, where
+    the glyph classifier is strong) and "field" (an image or region with no drawn box)."""
+
+    by_kind: dict[str, Calibration] = field(default_factory=dict)
+
+    def for_kind(self, kind: str) -> Calibration:
+        return self.by_kind.get(kind, DEFAULT_CALIBRATION)
+
+    @staticmethod
+    def load(path: Path) -> Calibrations:
+        data = json.loads(Path(path).read_text())
+        return Calibrations({kind: Calibration.from_json(v) for kind, v in data.items()})
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps({k: c.to_json() for k, c in self.by_kind.items()}, indent=2) + "\n")
+
+
 DEFAULT_CALIBRATION = Calibration({}, (1.0, 0.0, 0.0, 0.0), 0.0, "none: the product's posterior")
+UNCALIBRATED = Calibrations()
 FEATURES = ("posterior logit", "share of readers agreeing", "all readers agree",
             "lowest reader log probability")
 

@@ -80,7 +80,7 @@ class Piece:
         return self.mask.shape[0]
 
 
-def _erase_lines(ink: np.ndarray, s: Structure) -> np.ndarray:
+def erase_lines(ink: np.ndarray, s: Structure) -> np.ndarray:
     """`ink` without the box's lines, keeping the pixels of strokes that cross the outer ones.
     Comb dividers are erased through: a stroke running into the next cell is cut there, so
     two digits touching across a divider stay two glyphs."""
@@ -109,7 +109,7 @@ def _erase_lines(ink: np.ndarray, s: Structure) -> np.ndarray:
 def ink_components(s: Structure) -> tuple[np.ndarray, np.ndarray]:
     """Labels of the ink inside the box (lines erased, hysteresis, specks and outside ink
     dropped) and their stats rows (x, y, w, h, area), label i at row i-1."""
-    weak = _erase_lines(s.darkness >= WEAK_INK, s)
+    weak = erase_lines(s.darkness >= WEAK_INK, s)
     strong = weak & (s.darkness >= STRONG_INK)
     marks = weak.view(np.uint8)
     # The labels alone, then the boxes of the components from their outlines and their areas

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from segmentation import cut, split
+from reading.combine import UNCALIBRATED, Calibrations, LineReader, Opinion
+from segmentation import cut, split, vote
 from segmentation.boxes import Structure, find_structures, page_skew
+from segmentation.fields import MARGIN, field_structure, inside_image
 from segmentation.prepare import PageError, prepare
+from segmentation.results import Box, DigitResult, FieldResult, PageResult
 from segmentation.split import Classify
 from segmentation.templates import Template
 
-Box = tuple[int, int, int, int]
+__all__ = ["DigitResult", "FieldResult", "PageResult", "read_page", "read_field", "segment_fields"]
 NOT_A_DIGIT = 10
 MAX_ALTERNATIVES = 3
 # A field with no ink: read as empty. A faint digit lost to speck removal would make this
@@ -44,49 +48,47 @@ MAX_PAGE_PIXELS = 40_000_000  # an A4 page at 600 dpi is 35 Mpx; the service's o
 # over 0.95. So they go to review.
 DIGIT_SIZED = 0.5
 DIGIT_OF_BOX = 0.4
-UNREAD_INK_CONFIDENCE = 0.1
+UNREAD_INK_CONFIDENCE = vote.UNREAD_INK_CONFIDENCE
 DARK_PAGE = 0.25  # a page whose paper is darker than this (0..1) is black, or a photo negative
 SAME_LINE = 0.5  # fields overlapping vertically by this share of the lower one share a line
 
 
-@dataclass(frozen=True)
-class DigitResult:
-    value: str  # "0".."9"
-    confidence: float  # calibrated probability that `value` is right
-    box: Box  # on the page as given, before any deskewing
-    alternatives: tuple[tuple[str, float], ...]  # next most likely readings ("?" = not a digit)
-    glyph: np.ndarray = field(repr=False, compare=False)  # the 28×28 input the model read
-
-
-@dataclass(frozen=True)
-class FieldResult:
-    name: str
-    kind: str  # "comb" or "box"
-    box: Box
-    cells: tuple[Box, ...]
-    value: str
-    confidence: float  # probability that the whole value is right
-    digits: tuple[DigitResult, ...]
-
-
-@dataclass(frozen=True)
-class PageResult:
-    width: int
-    height: int
-    skew_deg: float
-    rotation: int  # 0, or 90 / 270 when the page was found lying on its side and read turned
-    fields: tuple[FieldResult, ...]
-    warnings: tuple[str, ...] = ()
-    seconds: dict[str, float] = field(default_factory=dict, compare=False)
-
-
 @dataclass
 class CutField:
-    """A field as segmentation found it: its box structure and the ink pieces to read."""
+    """A field as segmentation found it: its box structure and the ink pieces to read; for a
+    field with no drawn box (a field image, an undrawn template region), the image itself,
+    which line readers read, and the field's box on the page."""
 
     structure: Structure
     pieces: list[cut.Piece]
     segmentation_confidence: float = 1.0
+    image: np.ndarray | None = None
+    box: Box | None = None
+
+    @property
+    def kind(self) -> str:
+        return "field" if self.image is not None else self.structure.kind
+
+    @property
+    def page_box(self) -> Box:
+        return self.box or self.structure.page_box
+
+    def line_image(self) -> tuple[np.ndarray, vote.Placement]:
+        """What line readers read of this field, and where it lies in the structure's frame."""
+        if self.image is not None:
+            h, w = self.image.shape[:2]
+            return self.image, vote.Placement(MARGIN, MARGIN, w, h)
+        inside = inside_image(self.structure)
+        x0, y0, _, _ = self.structure.outer
+        return inside, vote.Placement(max(x0, 0), max(y0, 0), inside.shape[1], inside.shape[0])
+
+
+def undrawn_field(image: np.ndarray, box: Box) -> CutField:
+    """The region `box` of the page (or the whole image) read as a field with no drawn box."""
+    x, y, w, h = box
+    crop = image[y : y + h, x : x + w]
+    s = field_structure(crop, (x, y))
+    return CutField(s, cut.box_pieces(s), image=crop, box=box)
 
 
 def reading_order(boxes: list[Box]) -> list[int]:
@@ -182,9 +184,11 @@ def _digit(piece: cut.Piece, probabilities: np.ndarray, structure: Structure,
     return DigitResult(str(digit), float(probabilities[digit]), box, alternatives, glyph)
 
 
-def _field_result(f: CutField, probs: dict[int, np.ndarray], name: str) -> FieldResult:
+def _cut_reading(f: CutField, probs: dict[int, np.ndarray]) -> vote.CutReading:
+    """The cut-and-classify reading of a field: its digits, and how sure it is of them."""
     s = f.structure
     digits: list[DigitResult] = []
+    rows: list[np.ndarray] = []
     confidence = f.segmentation_confidence
     glyphs = _glyphs(f.pieces)
     digit_sized = max(DIGIT_SIZED * max((piece.height for piece in f.pieces), default=0),
@@ -199,14 +203,84 @@ def _field_result(f: CutField, probs: dict[int, np.ndarray], name: str) -> Field
             continue
         digit = _digit(piece, p, s, glyph)
         digits.append(digit)
+        rows.append(p[:10] / max(float(p[:10].sum()), 1e-12))
         confidence *= digit.confidence
     if unread:
         confidence = min(confidence, UNREAD_INK_CONFIDENCE)
     if not f.pieces:
         confidence = EMPTY_FIELD_CONFIDENCE
+    inked = any(piece.height >= DIGIT_OF_BOX * s.inside_height for piece in f.pieces)
+    return vote.CutReading(tuple(digits), np.array(rows).reshape(-1, 10), float(confidence),
+                           f.segmentation_confidence, unread, inked)
+
+
+@dataclass(frozen=True)
+class Opinions:
+    """Everything read of one field: the cut reading and, when line readers read it whole,
+    every reader's opinion (the cut reader's first) and where their image lies."""
+
+    cut: vote.CutReading
+    opinions: tuple[Opinion, ...] = ()
+    place: vote.Placement | None = None
+
+
+def field_opinions(fields: list[CutField], classify: Classify | None, lines: Sequence[LineReader],
+                   timings: dict[str, float] | None = None) -> list[Opinions]:
+    """Every field read: glyphs by the classifier (in one batch), open boxes and undrawn fields
+    also whole by the line readers (each reader in one batch)."""
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
+    probs = _recognise(fields, classify)
+    cuts = [_cut_reading(f, probs) for f in fields]
+    timings["recognise"] = time.perf_counter() - started
+    out = [Opinions(c) for c in cuts]
+    whole = [i for i, f in enumerate(fields) if f.kind != "comb"] if lines else []
+    if whole:
+        started = time.perf_counter()
+        seen = [fields[i].line_image() for i in whole]
+        said = vote.line_opinions(lines, [image for image, _ in seen])
+        for i, (_, place), opinion in zip(whole, seen, said):
+            out[i] = Opinions(cuts[i], (vote.cut_opinion(cuts[i]), *opinion), place)
+        timings["read_lines"] = time.perf_counter() - started
+    return out
+
+
+def _field_result(f: CutField, read: Opinions, name: str, calibration: Calibrations) -> FieldResult:
+    s = f.structure
+    reading = read.cut
+    value, confidence, digits, readings = reading.value, reading.confidence, reading.digits, ()
+    if read.opinions and read.place is not None:
+        value, confidence, digits, readings = vote.decide(s, reading, read.opinions, read.place,
+                                                          calibration.for_kind(f.kind))
     cells = tuple(s.frame.box_to_page(*c) for c in s.cells()) if s.kind == "comb" else ()
-    return FieldResult(name, s.kind, s.page_box, cells, "".join(d.value for d in digits),
-                       float(confidence), tuple(digits))
+    return FieldResult(name, f.kind, f.page_box, cells, value, float(confidence), digits, readings)
+
+
+def _results(fields: list[CutField], classify: Classify | None, names: list[str],
+             lines: Sequence[LineReader], calibration: Calibrations,
+             timings: dict[str, float]) -> list[FieldResult]:
+    """The fields read and decided; `names` in the order of `fields`."""
+    read = field_opinions(fields, classify, lines, timings)
+    return [_field_result(f, r, name, calibration) for f, r, name in zip(fields, read, names)]
+
+
+def _recognise(fields: list[CutField], classify: Classify | None) -> dict[int, np.ndarray]:
+    """Every glyph of the fields read in one batch, touching digits split, unsure ones reread;
+    the probabilities by piece."""
+    probs: dict[int, np.ndarray] = {}
+    pieces = [p for f in fields for p in f.pieces]
+    if classify is not None and pieces:
+        for piece, row in zip(pieces, classify(_glyphs(pieces))):
+            probs[id(piece)] = np.asarray(row, np.float64)
+        _resolve_touching(fields, classify, probs)
+        _reread_unsure(fields, classify, probs)
+    else:
+        for f in fields:
+            if f.structure.kind == "box":
+                f.pieces = [q for p in f.pieces for q in split.split_without_recogniser(p)]
+        for p in (p for f in fields for p in f.pieces):
+            probs[id(p)] = np.full(11, 1 / 11)  # no recogniser: every reading equally likely
+    return probs
 
 
 def segment_fields(image: np.ndarray) -> tuple[list[CutField], float, list[str], bool]:
@@ -228,42 +302,47 @@ def segment_fields(image: np.ndarray) -> tuple[list[CutField], float, list[str],
 
 
 def _read(image: np.ndarray, classify: Classify | None, template: Template | None,
-          timings: dict[str, float]) -> tuple[PageResult, bool]:
+          timings: dict[str, float], lines: Sequence[LineReader] = (),
+          calibration: Calibrations = UNCALIBRATED) -> tuple[PageResult, bool]:
     started = time.perf_counter()
     fields, skew, warnings, on_side = segment_fields(image)
-    timings["segment"] = time.perf_counter() - started
-    started = time.perf_counter()
-    probs: dict[int, np.ndarray] = {}
-    pieces = [p for f in fields for p in f.pieces]
-    if classify is not None and pieces:
-        for piece, row in zip(pieces, classify(_glyphs(pieces))):
-            probs[id(piece)] = np.asarray(row, np.float64)
-        _resolve_touching(fields, classify, probs)
-        _reread_unsure(fields, classify, probs)
-    else:
-        for f in fields:
-            if f.structure.kind == "box":
-                f.pieces = [q for p in f.pieces for q in split.split_without_recogniser(p)]
-        for p in (p for f in fields for p in f.pieces):
-            probs[id(p)] = np.full(11, 1 / 11)  # no recogniser: every reading equally likely
-    timings["recognise"] = time.perf_counter() - started
     height, width = image.shape[:2]
-    boxes = [f.structure.page_box for f in fields]
+    undrawn = template.undrawn_boxes(width, height) if template else []
+    if undrawn:  # a region read whole replaces whatever boxes were found in it
+        fields = [f for f in fields if not any(_centre_in(f.page_box, box) for box in undrawn)]
+        fields += [undrawn_field(image, box) for box in undrawn]
+    timings["segment"] = time.perf_counter() - started
+    boxes = [f.page_box for f in fields]
     order = reading_order(boxes)
     names = distinct([(template.name_for(boxes[index], width, height) if template else None)
                       or f"field_{rank}" for rank, index in enumerate(order, start=1)])
-    results = [_field_result(fields[index], probs, name) for index, name in zip(order, names)]
+    results = _results([fields[i] for i in order], classify, names, lines, calibration, timings)
     page = PageResult(width, height, round(skew, 2), 0, tuple(results), tuple(warnings), timings)
     return page, on_side
 
 
-def read_page(image: np.ndarray, classify: Classify | None = None,
-              template: Template | None = None, max_pixels: int = MAX_PAGE_PIXELS) -> PageResult:
-    """Read every digit field on one page (NumPy array: grey, RGB(A), 1-, 8- or 16-bit).
+def _centre_in(box: Box, region: Box) -> bool:
+    x, y, w, h = box
+    rx, ry, rw, rh = region
+    return rx <= x + w / 2 <= rx + rw and ry <= y + h / 2 <= ry + rh
 
-    Without `classify` the fields and glyphs are found but not read (values are meaningless
-    and confidences uniform): for inspecting segmentation alone.
-    """
+
+def read_field(image: np.ndarray, classify: Classify | None = None, lines: Sequence[LineReader] = (),
+               calibration: Calibrations = UNCALIBRATED, name: str = "field_1",
+               max_pixels: int = MAX_PAGE_PIXELS) -> PageResult:
+    """Read an image that is one whole field with nothing drawn around it (a cheque's amount
+    cut out by the scanner): one field, named `name`, whose box is the whole image."""
+    image = _checked(image, max_pixels)
+    timings: dict[str, float] = {}
+    height, width = image.shape[:2]
+    started = time.perf_counter()
+    f = undrawn_field(image, (0, 0, width, height))
+    timings["segment"] = time.perf_counter() - started
+    results = _results([f], classify, [name], lines, calibration, timings)
+    return PageResult(width, height, 0.0, 0, tuple(results), (), timings)
+
+
+def _checked(image: np.ndarray, max_pixels: int) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim < 2 or min(image.shape[:2]) < 1:
         raise PageError(f"a page must be a 2-D image, got shape {image.shape}")
@@ -271,15 +350,30 @@ def read_page(image: np.ndarray, classify: Classify | None = None,
     if pixels > max_pixels:
         raise PageError(f"the page is {image.shape[1]}×{image.shape[0]} = {pixels / 1e6:.1f} Mpx, "
                         f"over the limit of {max_pixels / 1e6:.1f} Mpx")
+    return image
+
+
+def read_page(image: np.ndarray, classify: Classify | None = None,
+              template: Template | None = None, max_pixels: int = MAX_PAGE_PIXELS,
+              lines: Sequence[LineReader] = (), calibration: Calibrations = UNCALIBRATED) -> PageResult:
+    """Read every digit field on one page (NumPy array: grey, RGB(A), 1-, 8- or 16-bit).
+
+    Open boxes are also read whole by the `lines` readers, and their opinions combined with
+    the glyph classifier's (`segmentation.vote`). Without `classify` the fields and glyphs are
+    found but not read (values are meaningless and confidences uniform): for inspecting
+    segmentation alone.
+    """
+    image = _checked(image, max_pixels)
     timings: dict[str, float] = {}
-    page, on_side = _read(image, classify, template, timings)
+    page, on_side = _read(image, classify, template, timings, lines, calibration)
     if not on_side:
         return page
     # The boxes stand on end: the page lies on its side. Read it turned both ways and keep
     # the turn the recogniser reads with more confidence.
     turned = []
     for k, rotation in ((1, 90), (-1, 270)):
-        result, _ = _read(np.ascontiguousarray(np.rot90(image, k)), classify, template, {})
+        result, _ = _read(np.ascontiguousarray(np.rot90(image, k)), classify, template, {}, lines,
+                          calibration)
         turned.append((_page_score(result), rotation, result))
     _, rotation, best = max(turned, key=lambda t: t[0])
     if not best.fields:
@@ -311,4 +405,4 @@ def _unturn_field(f: FieldResult, rotation: int, width: int, height: int) -> Fie
     digits = tuple(DigitResult(d.value, d.confidence, back(d.box), d.alternatives, d.glyph)
                    for d in f.digits)
     return FieldResult(f.name, f.kind, back(f.box), tuple(back(c) for c in f.cells), f.value,
-                       f.confidence, digits)
+                       f.confidence, digits, f.readings)

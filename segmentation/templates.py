@@ -8,6 +8,9 @@ A template is a JSON file, one per form type:
 Coordinates are fractions of the page's width and height, so one template serves every scan
 resolution. A field takes the name of the region holding its centre; fields outside every
 region are numbered in reading order (`field_<n>`).
+
+A region with `"drawn": false` has no box drawn around its field (a cheque's amount written on
+a printed line, say): the region itself is read as one field, whatever is found in it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Region:
     y: float
     width: float
     height: float
+    drawn: bool = True  # False: no box is drawn; the region itself is the field
 
     def holds(self, fx: float, fy: float) -> bool:
         return self.x <= fx <= self.x + self.width and self.y <= fy <= self.y + self.height
@@ -49,6 +53,19 @@ class Template:
             if region.holds(fx, fy):
                 return region.name
         return None
+
+    def undrawn_boxes(self, page_w: int, page_h: int) -> list[tuple[int, int, int, int]]:
+        """The regions read whole (no drawn box), in page pixels, clipped to the page."""
+        boxes = []
+        for r in self.regions:
+            if r.drawn:
+                continue
+            x0, y0 = round(r.x * page_w), round(r.y * page_h)
+            x1 = min(page_w, round((r.x + r.width) * page_w))
+            y1 = min(page_h, round((r.y + r.height) * page_h))
+            if x1 > x0 and y1 > y0:
+                boxes.append((x0, y0, x1 - x0, y1 - y0))
+        return boxes
 
 
 def parse_template(data: object, source: str) -> Template:
@@ -72,7 +89,10 @@ def parse_template(data: object, source: str) -> Template:
         x, y, w, h = values
         if not (0 <= x <= 1 and 0 <= y <= 1 and 0 < w <= 1 and 0 < h <= 1):
             raise TemplateError(f"{where}: coordinates are fractions of the page (0..1)")
-        parsed.append(Region(region["name"], x, y, w, h))
+        drawn = region.get("drawn", True)
+        if not isinstance(drawn, bool):
+            raise TemplateError(f"{where}: 'drawn' must be true or false")
+        parsed.append(Region(region["name"], x, y, w, h, drawn))
     return Template(name, tuple(parsed), str(data.get("description", "")))
 
 

@@ -36,7 +36,7 @@ PARTS = ("train", "calibration", "test")
 SUPERSAMPLE = 3  # strokes are drawn this much larger, then shrunk: anti-aliased, sub-pixel pens
 MAX_TRACE_ASPECT = 2.5  # a trace wider than this × its height is drawn as if this wide
 P_CROSSED_SEVEN = 0.35  # of 7s, crossed with a bar (common on Latin American cheques)
-P_FLAGGED_ONE = 0.35  # of 1s, given a long flag when they have none
+P_FLAGGED_ONE = 0.45  # of 1s, given a long flag when they have none
 
 
 class Hand(Protocol):
@@ -119,7 +119,7 @@ class StrokeHand:
              slant: float | None = None) -> np.ndarray:
         choices = self.by_label[digit]
         strokes = self.data.strokes(int(choices[int(rng.integers(len(choices)))]))
-        slant = float(rng.uniform(-0.25, 0.25)) if slant is None else slant
+        slant = float(rng.uniform(-0.12, 0.12)) if slant is None else slant  # the string leans too
         return draw_strokes(strokes, height, pen, slant, aspect=float(rng.uniform(0.8, 1.2)))
 
 
@@ -210,8 +210,8 @@ def _flag_one(alpha: np.ndarray, pen: float, rng: np.random.Generator) -> np.nda
     top = int(rows[0])
     cols = np.flatnonzero(alpha[top] > 0.5)
     tip = float(cols.mean())
-    length = h * rng.uniform(0.2, 0.5)
-    angle = math.radians(rng.uniform(35, 70))  # from the vertical, going down to the left
+    length = h * rng.uniform(0.2, 0.75)
+    angle = math.radians(rng.uniform(20, 70))  # from the vertical, going down to the left
     dx, dy = length * math.sin(angle), length * math.cos(angle)
     pad = int(math.ceil(max(0.0, dx - tip))) + 1
     out = cv2.copyMakeBorder(alpha, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0.0)
@@ -235,8 +235,13 @@ class Writers:
     unipen: StrokeHand | None
     optdigits: BitmapHand | None
 
-    def mixture(self, weights: tuple[float, float, float] = (0.4, 0.45, 0.15)) -> Mixture:
-        pairs = [(h, w) for h, w in zip((self.mnist, self.unipen, self.optdigits), weights) if h]
+    def mixture(self, weights: tuple[float, float, float, float] = (0.35, 0.42, 0.13, 0.1),
+                styles: bool = True) -> Mixture:
+        """The writer sets mixed by weight (MNIST, UNIPEN, optdigits, regional letter-forms
+        drawn from templates: `styles=False` leaves those out)."""
+        hands: list[Hand | None] = [self.mnist, self.unipen, self.optdigits,
+                                    TemplateHand(self.unipen) if styles and self.unipen else None]
+        pairs = [(h, w) for h, w in zip(hands, weights) if h is not None]
         return Mixture([h for h, _ in pairs], [w for _, w in pairs])
 
 
@@ -267,3 +272,87 @@ def load_writers(part: str, mnist_images: np.ndarray | None = None,
     chosen = [i for i, w in enumerate(unipen.writers) if writer_part(w) == part]
     mnist = BitmapHand(mnist_images, mnist_labels) if mnist_images is not None else None
     return Writers(mnist, StrokeHand(unipen, chosen), optdigits_bitmaps(OPTDIGITS_PARTS[part], folder))
+
+
+class HandDigits:
+    """A page generator's digit source (`synth.render.DigitSource`'s `pick`) drawing from
+    hands instead of MNIST's images: each digit drawn, then made a 28×28 MNIST-style image
+    (ink bright) that the page generator redraws with its own pen."""
+
+    SIZE = 40  # drawn this tall before being fitted into MNIST's 20×20
+
+    def __init__(self, hands: Mixture) -> None:
+        self.hands = hands
+
+    def pick(self, digit: int, rng: np.random.Generator) -> np.ndarray:
+        from segmentation.glyph import to_mnist
+
+        alpha = self.hands.draw(digit, self.SIZE, self.SIZE * float(rng.uniform(0.06, 0.12)), rng)
+        alpha = continental(alpha, digit, 3.0, rng)
+        return (to_mnist(alpha) * 255).astype(np.uint8)
+
+
+# Letter-forms taught in Latin American and European schools that neither MNIST nor UNIPEN
+# holds often: control points of each stroke (x right, y down, the digit 1 tall), smoothed
+# into curves and jittered at every draw. Seen on cheques: the 5 written as a check mark under
+# its bar ("√‾"), the 2 with a loop at its foot, zeros wide or left open at the top, the 8
+# as an S closed by a diagonal, the 4 open at the top, the 1 with a long flag and a foot.
+STYLE_TEMPLATES: dict[int, list[list[list[tuple[float, float]]]]] = {
+    0: [[[(0.35, 0.02), (0.05, 0.3), (0.08, 0.8), (0.45, 0.98), (0.8, 0.7), (0.75, 0.15), (0.4, 0.0)]],
+        [[(0.5, 0.05), (0.1, 0.2), (0.0, 0.6), (0.35, 0.98), (0.95, 0.75), (1.0, 0.3), (0.7, 0.03)]],
+        [[(0.6, 0.1), (0.3, 0.0), (0.05, 0.4), (0.2, 0.95), (0.6, 0.95), (0.75, 0.5), (0.62, 0.12)]]],
+    1: [[[(0.0, 0.45), (0.35, 0.0), (0.32, 1.0)]],
+        [[(0.05, 0.3), (0.4, 0.0), (0.38, 1.0)], [(0.1, 1.0), (0.65, 0.98)]]],
+    2: [[[(0.05, 0.25), (0.35, 0.0), (0.65, 0.2), (0.4, 0.65), (0.05, 0.95), (0.25, 0.8), (0.3, 0.97),
+          (0.75, 0.95)]],
+        [[(0.0, 0.3), (0.3, 0.02), (0.6, 0.15), (0.55, 0.45), (0.05, 1.0), (0.7, 0.97)]]],
+    4: [[[(0.35, 0.0), (0.05, 0.65), (0.7, 0.62)], [(0.55, 0.25), (0.5, 1.0)]],
+        [[(0.1, 0.0), (0.05, 0.55), (0.65, 0.55)], [(0.6, 0.0), (0.55, 1.0)]]],
+    5: [[[(0.05, 0.55), (0.2, 0.98), (0.45, 0.05), (0.9, 0.0)]],
+        [[(0.1, 0.5), (0.22, 0.95), (0.4, 0.55), (0.55, 0.05), (0.95, 0.02)]],
+        [[(0.3, 0.02), (0.15, 0.45), (0.55, 0.45), (0.65, 0.75), (0.35, 1.0), (0.0, 0.85)],
+         [(0.3, 0.02), (0.75, 0.0)]]],
+    7: [[[(0.0, 0.12), (0.1, 0.0), (0.7, 0.02), (0.3, 1.0)], [(0.2, 0.55), (0.65, 0.5)]]],
+    8: [[[(0.7, 0.1), (0.4, 0.0), (0.1, 0.15), (0.3, 0.45), (0.65, 0.7), (0.45, 1.0), (0.1, 0.85),
+          (0.7, 0.05)]]],
+    9: [[[(0.65, 0.15), (0.35, 0.0), (0.05, 0.25), (0.3, 0.5), (0.65, 0.3), (0.65, 0.05), (0.6, 1.0)]],
+        [[(0.7, 0.2), (0.4, 0.0), (0.05, 0.2), (0.2, 0.48), (0.7, 0.25), (0.45, 1.0)]]],
+}
+TEMPLATE_JITTER = 0.045  # of the digit's height, per control point
+
+
+def _smooth(points: np.ndarray, per_segment: int = 8) -> np.ndarray:
+    """A Catmull-Rom curve through the control points."""
+    if len(points) < 3:
+        return points
+    padded = np.vstack([points[0], points, points[-1]])
+    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(padded) - 2):
+        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
+        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
+    out.append(points[-1:])
+    return np.vstack(out)
+
+
+class TemplateHand:
+    """Digits in the regional letter-forms of STYLE_TEMPLATES, jittered at every draw, for the
+    digits that have some; other digits come from `fallback`."""
+
+    def __init__(self, fallback: Hand) -> None:
+        self.fallback = fallback
+
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+        forms = STYLE_TEMPLATES.get(digit)
+        if not forms:
+            return self.fallback.draw(digit, height, pen, rng)
+        form = forms[int(rng.integers(len(forms)))]
+        scale = 100.0
+        strokes = []
+        for stroke in form:
+            points = np.asarray(stroke, np.float64)
+            points = points + rng.normal(0.0, TEMPLATE_JITTER, points.shape)
+            points[:, 0] *= rng.uniform(0.8, 1.3)
+            strokes.append(_smooth(points) * scale)
+        return draw_strokes(strokes, height, pen, float(rng.uniform(-0.15, 0.15)), 1.0)

@@ -61,6 +61,25 @@ class Style:
     jpeg_quality: int | None = None
     light: float = 0.0  # depth of the uneven-light shading (0 = even)
     touching_share: float = 0.5  # of open boxes, how many have touching digits
+    fill: tuple[float, float] = (0.55, 0.82)  # a comb digit's height, share of the cell's
+    off_centre: float = 0.12  # a comb digit's sideways offset, share of the cell's width
+    overflow: float = 0.08  # chance that a comb digit runs over the top or bottom line
+    blots: int = 0  # ink blots dropped near fields (spilling over their lines)
+    bilevel: bool = False  # scanned black and white (thresholded)
+
+
+STYLES = ("ours", "hard")
+
+def hard_style(rng: np.random.Generator) -> Style:
+    """The hard end of the randomisation (`make eval`'s second style): pens up to 1.2 mm,
+    digits from half the cell to overflowing it, off-centre and across walls, blots over
+    lines, bilevel 300-dpi scans now and then."""
+    base = random_style(rng, dpi=int(rng.choice((150, 200, 300), p=(0.25, 0.4, 0.35))))
+    bilevel = bool(rng.random() < 0.25)
+    return dataclasses.replace(
+        base, pen_mm=float(rng.uniform(0.2, 1.2)), fill=(0.5, 1.0), off_centre=0.25, overflow=0.25,
+        blots=int(rng.integers(0, 6)), bilevel=bilevel, colour=base.colour and not bilevel,
+        touching_share=0.6, jpeg_quality=None if bilevel else base.jpeg_quality)
 
 
 def random_style(rng: np.random.Generator, dpi: int | None = None, clean: bool = False) -> Style:
@@ -157,14 +176,15 @@ class Canvas:
 
     def _write_in_cell(self, digit: int, x: int, y: int, w: int, h: int) -> None:
         rng = self.rng
-        alpha = render.digit_alpha(self.digits.pick(digit, rng), int(h * rng.uniform(0.55, 0.82)),
-                                   self.px(self.style.pen_mm), rng)
+        style = self.style
+        alpha = render.digit_alpha(self.digits.pick(digit, rng), int(h * rng.uniform(*style.fill)),
+                                   self.px(style.pen_mm), rng)
         if alpha.shape[1] > 0.95 * w:  # people write narrower to fit a cell
             alpha = cv2.resize(alpha, (int(0.95 * w), alpha.shape[0]), interpolation=cv2.INTER_AREA)
         ah, aw = alpha.shape
-        dx = (w - aw) / 2 + rng.uniform(-0.12, 0.12) * w
+        dx = (w - aw) / 2 + rng.uniform(-style.off_centre, style.off_centre) * w
         dy = (h - ah) / 2 + rng.uniform(-0.1, 0.1) * h
-        if rng.random() < 0.08:  # a stroke running over the top or bottom line
+        if rng.random() < style.overflow:  # a stroke running over the top or bottom line
             dy = -0.15 * ah if rng.random() < 0.5 else h - 0.85 * ah
         render.paste(self.ink, alpha, round(x + dx), round(y + dy))
 
@@ -207,6 +227,20 @@ class Canvas:
         centres = tuple(_ink_centre(left, top, mask) for left, top, mask in masks)
         self.fields.append(TruthField(name, "box", (x, y, w, h), value, touching=touching,
                                       digit_centres=centres))
+
+    def add_blots(self, count: int) -> None:
+        """Ink blots beside fields, spilling over their lines (not over their digits' cells'
+        middles, which would change the digit)."""
+        rng = self.rng
+        for _ in range(count if self.fields else 0):
+            f = self.fields[int(rng.integers(len(self.fields)))]
+            x, y, w, h = f.box
+            side = int(rng.integers(4))
+            cx = x + int(rng.uniform(0, w)) if side < 2 else (x if side == 2 else x + w)
+            cy = (y if side == 0 else y + h) if side < 2 else y + int(rng.uniform(0, h))
+            radius = max(2, int(h * rng.uniform(0.06, 0.14)))
+            axes = (radius, max(1, int(radius * rng.uniform(0.5, 1.0))))
+            cv2.ellipse(self.ink, (cx, cy), axes, rng.uniform(0, 180), 0, 360, 1.0, -1, cv2.LINE_AA)
 
     def add_specks(self, count: int) -> None:
         rng = self.rng
@@ -421,6 +455,9 @@ def _degrade(page: np.ndarray, s: Style, rng: np.random.Generator) -> np.ndarray
         image = np.clip(image.astype(np.int16) + noise[..., None], 0, 255).astype(np.uint8)
     if not s.colour:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if s.bilevel:  # a black-and-white scan: the grey page thresholded at its paper's middle
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        image = np.where(grey > 0.6 * float(np.percentile(grey, 90)), 255, 0).astype(np.uint8)
     if s.jpeg_quality:
         encoded = cv2.imencode(".jpg", image[..., ::-1] if image.ndim == 3 else image,
                                [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])[1]
@@ -431,13 +468,17 @@ def _degrade(page: np.ndarray, s: Style, rng: np.random.Generator) -> np.ndarray
 
 
 def make_page(digits: DigitSource, rng: np.random.Generator, kind: str | None = None,
-              style: Style | None = None) -> SyntheticPage:
-    """One synthetic scan of `kind` (random if None) in `style` (random if None)."""
+              style: Style | str | None = None) -> SyntheticPage:
+    """One synthetic scan of `kind` (random if None) in `style` (random if None; "hard": a
+    random `hard_style`)."""
     kind = kind or str(rng.choice(KINDS, p=(0.4, 0.3, 0.3)))
-    style = style or random_style(rng)
+    if style == "hard":
+        style = hard_style(rng)
+    style = style if isinstance(style, Style) else random_style(rng)
     width_mm, height_mm, draw = LAYOUTS[kind]
     canvas = Canvas(width_mm, height_mm, style, digits, rng)
     draw(canvas)
+    canvas.add_blots(style.blots)
     canvas.add_specks(style.specks)
     page = _compose(canvas)
     page, fields = _skew(page, canvas.fields, style.skew_deg, style.paper_rgb)

@@ -30,6 +30,11 @@ P_DECIMALS = 0.08  # ",50" cents
 P_TAIL = 0.35
 TAILS = (".-", "-", "=", "/-", ".", "-.-", ".=", "--")
 P_LONG_DASH = 0.1  # a long stroke filling the rest of the field after the number
+# Writer habits seen on cheques: digits joined by a connecting stroke, trailing zeros written
+# small (a round amount's "000" as little loops).
+P_CURSIVE = 0.35
+P_SMALL_ZEROS = 0.25
+P_WIDE_ZEROS = 0.4  # round or wide zeros, where MNIST's are narrow ovals
 LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 LENGTH_WEIGHTS = (0.03, 0.07, 0.12, 0.2, 0.22, 0.16, 0.09, 0.05, 0.03, 0.03)
 
@@ -126,15 +131,21 @@ class Writing:
     bob: float  # how far glyphs wander off the baseline, share of the height
     size_spread: float  # glyph height varies by this share
     drift: float  # the baseline climbs (or falls) by this share of the height per glyph
+    join: float = 0.0  # chance that a digit is joined to the next by a stroke (cursive)
+    small_zeros: float = 1.0  # trailing zeros written this much smaller (1: as the others)
+    zero_width: float = 1.0  # zeros written this much wider than the hand draws them
 
 
 def random_writing(rng: np.random.Generator, height: float) -> Writing:
     pen_share = float(np.exp(rng.uniform(math.log(0.035), math.log(0.2))))  # 0.2-1.2 mm at 6 mm
     touching = rng.random() < 0.35
     gap = rng.uniform(-0.15, 0.03) if touching else rng.uniform(0.0, 0.35)
+    join = float(rng.uniform(0.2, 0.9)) if rng.random() < P_CURSIVE else 0.0
+    small = float(rng.uniform(0.55, 0.85)) if rng.random() < P_SMALL_ZEROS else 1.0
+    wide = float(rng.uniform(1.0, 1.6)) if rng.random() < P_WIDE_ZEROS else 1.0
     return Writing(height, max(1.0, pen_share * height), float(gap), float(rng.uniform(0.02, 0.12)),
                    float(rng.uniform(0.0, 0.08)), float(rng.uniform(0.0, 0.12)),
-                   float(rng.uniform(-0.04, 0.04)))
+                   float(rng.uniform(-0.04, 0.04)), join, small, wide)
 
 
 def write(text: str, hand: Hand, writing: Writing, rng: np.random.Generator
@@ -142,11 +153,17 @@ def write(text: str, hand: Hand, writing: Writing, rng: np.random.Generator
     """The text as one alpha image; each digit's box in it; the baseline row."""
     glyphs = []
     h0 = writing.height
+    trailing = len(text) - len(text.rstrip("0" + SEPARATORS))  # the round part: "000.-"
     for k, char in enumerate(text):
         if char.isdigit():
             height = h0 * (1 + rng.uniform(-writing.size_spread, writing.size_spread))
+            if char == "0" and k >= len(text) - trailing and k > 0:
+                height *= writing.small_zeros
             alpha = hand.draw(int(char), max(6, round(height)), writing.pen, rng)
             alpha = continental(alpha, int(char), writing.pen, rng)
+            if char == "0" and writing.zero_width != 1.0:
+                wider = max(1, round(alpha.shape[1] * writing.zero_width))
+                alpha = cv2.resize(alpha, (wider, alpha.shape[0]), interpolation=cv2.INTER_LINEAR)
             bottom = alpha.shape[0] * (1 + rng.uniform(-writing.bob, writing.bob))
             top_share = 1.0 - bottom / h0
         else:
@@ -169,14 +186,53 @@ def write(text: str, hand: Hand, writing: Writing, rng: np.random.Generator
     width = max(int(math.ceil(x)), max(px + a.shape[1] for _, a, px, _ in placed)) + 2
     canvas = np.zeros((height + 2, width), np.float32)
     boxes = []
-    for char, alpha, px, py in placed:
+    for k, (char, alpha, px, py) in enumerate(placed):
         py = max(0, min(py, canvas.shape[0] - alpha.shape[0]))
         region = canvas[py : py + alpha.shape[0], px : px + alpha.shape[1]]
         np.maximum(region, alpha[: region.shape[0], : region.shape[1]], out=region)
         if char.isdigit():
             boxes.append((px, py, alpha.shape[1], alpha.shape[0]))
+        following = placed[k + 1] if k + 1 < len(placed) else None
+        if following and char.isdigit() and following[0].isdigit() and rng.random() < writing.join:
+            _join(canvas, (alpha, px, py), following[1:], writing.pen, rng)
     baseline = int(round(above + h0))
     return canvas, boxes, baseline
+
+
+def _join(canvas: np.ndarray, left: tuple[np.ndarray, int, int], right: tuple[np.ndarray, int, int],
+          pen: float, rng: np.random.Generator) -> None:
+    """A connecting stroke from the lower right of one glyph to the lower left of the next,
+    sagging a little (how a hand runs on without lifting the pen)."""
+    (a, ax, ay), (b, bx, by) = left, right
+    start = _ink_end(a, rightmost=True)
+    end = _ink_end(b, rightmost=False)
+    if start is None or end is None:
+        return
+    x0, y0 = ax + start[0], ay + start[1]
+    x1, y1 = bx + end[0], by + end[1]
+    if x1 - x0 < pen:  # touching or overlapping already
+        return
+    sag = (y0 + y1) / 2 + (x1 - x0) * rng.uniform(-0.1, 0.25)
+    t = np.linspace(0.0, 1.0, 12)[:, None]
+    mid = np.array([(x0 + x1) / 2, sag])
+    points = (1 - t) ** 2 * np.array([x0, y0]) + 2 * (1 - t) * t * mid + t ** 2 * np.array([x1, y1])
+    points[:, 1] = np.minimum(points[:, 1], canvas.shape[0] - 1)
+    layer = np.zeros(canvas.shape, np.uint8)
+    cv2.polylines(layer, [np.round(points * 4).astype(np.int32).reshape(-1, 1, 2)], False, 255,
+                  max(1, round(pen * rng.uniform(0.6, 1.0))), cv2.LINE_AA, shift=2)
+    np.maximum(canvas, layer.astype(np.float32) / 255, out=canvas)
+
+
+def _ink_end(alpha: np.ndarray, rightmost: bool) -> tuple[int, int] | None:
+    """The glyph's rightmost (or leftmost) ink in its lower 60%: where a join leaves or arrives."""
+    h = alpha.shape[0]
+    low = alpha[int(h * 0.4) :] > 0.5
+    cols = np.flatnonzero(low.any(axis=0))
+    if cols.size == 0:
+        return None
+    col = int(cols[-1] if rightmost else cols[0])
+    rows = np.flatnonzero(low[:, col])
+    return col, int(h * 0.4) + int(rows.mean())
 
 
 def _shear(alpha: np.ndarray, boxes: list, slant: float) -> tuple[np.ndarray, list]:
@@ -290,8 +346,9 @@ def _scan(ink: np.ndarray, baseline: int, top: int, rng: np.random.Generator) ->
                            interpolation=cv2.INTER_AREA)
         image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     image = image + rng.normal(0, rng.uniform(0.0, 0.05), image.shape).astype(np.float32)
-    if rng.random() < 0.08:  # a bilevel scan
-        image = np.where(image > rng.uniform(0.4, 0.7) * paper_level, 1.0, 0.0).astype(np.float32)
+    if rng.random() < 0.08:  # a bilevel scan, thresholded between the ink's level and the paper's
+        level = paper_level * (1 - ink_level * rng.uniform(0.3, 0.7))
+        image = np.where(image > level, 1.0, 0.0).astype(np.float32)
     out = np.clip(image * 255, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         quality = int(rng.integers(30, 95))

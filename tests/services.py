@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,7 +200,10 @@ def start_service(data_dir: Path, concurrency: int = 1, **overrides: object) -> 
     from core.migrate import upgrade
     from web import create_app
 
-    base = {"sweep_interval_s": 2.0, "broker_visibility_timeout_s": 20, "task_retry_backoff_s": 1}
+    templates = data_dir / "form_templates"  # a copy: tests may add templates of their own
+    shutil.copytree(Settings().form_templates_dir, templates, dirs_exist_ok=True)
+    base = {"sweep_interval_s": 2.0, "broker_visibility_timeout_s": 20, "task_retry_backoff_s": 1,
+            "form_templates_dir": templates}
     base.update(overrides)
     settings = Settings.from_env({}, data_dir=data_dir, **base)
     upgrade(settings)

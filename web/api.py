@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core import batches, export
-from core.schema import Batch, Document, Page
+from core.schema import PAGE_LAYOUT, Batch, Document, Page
 from segmentation.templates import available
 from web import images
 from web.extensions import db, publish, settings
@@ -64,7 +64,8 @@ def create_batch() -> tuple[Response, int]:
     except ValueError:
         return error(400, f"review_threshold must be a number within 0..1, got {threshold!r}")
     try:
-        created = batches.create_batch(db(), settings(), files, request.form.get("template") or None, value)
+        created = batches.create_batch(db(), settings(), files, request.form.get("template") or None, value,
+                                       request.form.get("layout") or PAGE_LAYOUT)
     except batches.UploadRejected as exc:
         db().rollback()
         return error(exc.status, exc.message)

@@ -24,10 +24,10 @@ log = logging.getLogger("worker")
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
     dispose_all()  # connections inherited through fork are the parent's: never share them
-    from worker.recognition import get_reader
+    from worker.recognition import reader_for
 
-    reader = get_reader(str(settings.model_path), settings.max_page_pixels)  # now, not in the first task
-    log.info("%s: recogniser %s loaded", POOL_READY, reader.version)
+    reader = reader_for(settings)  # now, not in the first task
+    log.info("%s: readers %s loaded", POOL_READY, reader.version)
 
 
 @worker_ready.connect

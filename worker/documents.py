@@ -9,7 +9,7 @@ from core import processing
 from core.db import session_scope
 from core.files import Limits, UnreadableFile
 from core.locks import document_lock
-from core.schema import FAILED
+from core.schema import FAILED, PAGE_LAYOUT
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
@@ -43,10 +43,11 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
             with session_scope(settings) as session:
                 processing.progress(session, job.document_id, total, done)
 
+        read_page = reader.read_page if job.layout == PAGE_LAYOUT else _as_field(reader)
         try:
             read_started = time.perf_counter()
             outcomes = processing.read(job, Storage(settings.originals_dir), limits_of(settings),
-                                       reader.read_page, template, on_page)
+                                       read_page, template, on_page)
         except UnreadableFile as exc:
             return _fail(settings, job, f"{job.name}: {exc}")
         save_started = time.perf_counter()
@@ -57,6 +58,11 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
                  job.name, status, len(outcomes), done - started, 1000 * (read_started - started),
                  1000 * (save_started - read_started), 1000 * (done - save_started))
         return status
+
+
+def _as_field(reader: Reader) -> processing.ReadPage:
+    """Reading for batches whose every image is one whole field (layout "field")."""
+    return lambda image, _template: reader.read_field(image)
 
 
 def _fail(settings: Settings, job: processing.Job, message: str) -> str:

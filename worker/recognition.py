@@ -1,19 +1,32 @@
-"""The recogniser of this worker process: loaded once, on first use, with sane thread use."""
+"""The readers of this worker process: loaded once, on first use, with sane thread use.
+
+A page is read by the glyph classifier (cut and classify, `models.inference`) and, for open
+boxes and field images, by the string readers (`models.crnn`, `models.ppocr`), whose
+opinions the page pipeline combines (`segmentation.vote`, `reading.combine`).
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.settings import Settings
 from models.inference import Recognizer, get_recognizer, limit_threads
-from segmentation.pipeline import MAX_PAGE_PIXELS, PageResult, read_page
+from reading.combine import UNCALIBRATED, Calibrations, LineReader
+from segmentation.pipeline import MAX_PAGE_PIXELS, PageResult, read_field, read_page
 from segmentation.templates import Template
 from worker.memory import keep_freed_memory
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _configured = False
+_line_readers: dict[tuple[str, str], LineReader] = {}
 
 
 def configure_process(threads: int = 1) -> None:
@@ -29,20 +42,65 @@ def configure_process(threads: int = 1) -> None:
 
 
 class Reader:
-    """Reads pages with this process's recogniser; `version` names the model for the records."""
+    """Reads pages and field images with this process's readers; `version` names them all
+    for the records."""
 
-    def __init__(self, recognizer: Recognizer, max_pixels: int = MAX_PAGE_PIXELS) -> None:
+    def __init__(self, recognizer: Recognizer, lines: Sequence[LineReader] = (),
+                 calibration: Calibrations = UNCALIBRATED,
+                 max_pixels: int = MAX_PAGE_PIXELS) -> None:
         self.recognizer = recognizer
-        self.version = recognizer.version
+        self.lines = tuple(lines)
+        self.calibration = calibration
+        self.version = "+".join([recognizer.version, *(r.version for r in self.lines)])
         self.max_pixels = max_pixels
 
     def _classify(self, glyphs: np.ndarray) -> np.ndarray:
         return self.recognizer.classify(glyphs).probabilities
 
     def read_page(self, image: np.ndarray, template: Template | None) -> PageResult:
-        return read_page(image, self._classify, template, self.max_pixels)
+        return read_page(image, self._classify, template, self.max_pixels, self.lines, self.calibration)
+
+    def read_field(self, image: np.ndarray, name: str = "field_1") -> PageResult:
+        return read_field(image, self._classify, self.lines, self.calibration, name, self.max_pixels)
 
 
-def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS) -> Reader:
+def line_reader(name: str, strings_model: Path | str | None = None) -> LineReader:
+    """This process's line reader `name` ("crnn" or "ppocr"), loaded on first use and kept."""
+    key = (name, str(strings_model or ""))
+    with _lock:
+        if key not in _line_readers:
+            if name == "crnn":
+                from models.crnn import DEFAULT_STRINGS_PATH, CrnnReader
+
+                _line_readers[key] = CrnnReader(strings_model or DEFAULT_STRINGS_PATH)
+            elif name == "ppocr":
+                from models.ppocr import PpOcrReader
+
+                _line_readers[key] = PpOcrReader()
+            else:
+                raise ValueError(f"unknown line reader {name!r} (known: crnn, ppocr)")
+        return _line_readers[key]
+
+
+def load_calibration(path: Path | str | None) -> Calibrations:
+    if path and Path(path).is_file():
+        return Calibrations.load(Path(path))
+    log.warning("no combination calibration at %s: confidences are the readers' raw product", path)
+    return UNCALIBRATED
+
+
+def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
+               lines: str | Sequence[str] = (), strings_model: Path | str | None = None,
+               combination: Path | str | None = None) -> Reader:
     configure_process()
-    return Reader(get_recognizer(model_path), max_pixels)
+    names = [n.strip() for n in lines.split(",")] if isinstance(lines, str) else list(lines)
+    readers = [line_reader(n, strings_model) for n in names if n]
+    return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
+                  else UNCALIBRATED, max_pixels)
+
+
+@functools.lru_cache(maxsize=4)
+def reader_for(settings: Settings) -> Reader:
+    """The reader a worker of these settings uses, made once per process."""
+    return get_reader(str(settings.model_path), settings.max_page_pixels, settings.line_readers,
+                      settings.strings_model_path, settings.combination_path)

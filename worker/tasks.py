@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from worker import documents
 from worker.app import celery_app, settings
 from worker.celery_app import PROCESS_DOCUMENT
-from worker.recognition import get_reader
+from worker.recognition import reader_for
 
 log = logging.getLogger(__name__)
 # Errors that pass: the database restarting, the network hiccuping. Worth trying again.
@@ -27,7 +27,7 @@ def _transient(exc: BaseException) -> bool:
                  acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def process_document(self: Task, document_id: int) -> None:
     try:
-        reader = get_reader(str(settings.model_path), settings.max_page_pixels)
+        reader = reader_for(settings)
         documents.process_document(settings, document_id, reader)
     except Exception as exc:
         if _transient(exc) and self.request.retries < self.max_retries:

@@ -252,3 +252,69 @@ def test_a_correction_reaches_the_csv_with_who_and_when(service, clean_form) -> 
     assert row["reviewed_by"] == "ana" and row["reviewed_at"]
     history = service.client.get(f"/api/fields/{field['id']}").get_json()["history"]
     assert history[-1]["old_value"] == field["value"] and history[-1]["new_value"] == "4242"
+
+
+@pytest.fixture(scope="module")
+def amount_images():  # type: ignore[no-untyped-def]
+    """Field images as a cheque scanner cuts them: amounts with separators and tails, no box,
+    written by test writers (never trained on)."""
+    from models import mnist
+    from synth.hands import load_writers
+    from synth.strings import field_image
+
+    data = mnist.load(None)
+    hands = load_writers("test", data.x_test, data.y_test).mixture()
+    rng = np.random.default_rng(31)
+    return [field_image(text, hands.pick(rng), rng, digit_height=30)
+            for text in ("25.574.-", "1800=", "306", "47.019")]
+
+
+def test_field_images_are_one_field_each(service, amount_images) -> None:  # type: ignore[no-untyped-def]
+    """layout=field: each uploaded image is one whole field, field_1, its box the whole image,
+    its value the digits without separators."""
+    files = [(f"amount-{i}.png", documents.png_bytes(f.image)) for i, f in enumerate(amount_images)]
+    response = service.upload(files, layout="field")
+    assert response.status_code == 202, response.get_json()
+    batch_id = response.get_json()["id"]
+    status = service.wait(batch_id)
+    assert status["status"] == "done" and status["layout"] == "field", status
+    rows = service.csv_rows(batch_id)
+    assert [r["document"] for r in rows] == [name for name, _ in files]
+    for row, truth in zip(rows, amount_images):
+        height, width = truth.image.shape[:2]
+        assert row["field"] == "field_1" and row["page"] == "1"
+        assert [int(row[k]) for k in ("x", "y", "width", "height", "page_width", "page_height")] == \
+            [0, 0, width, height, width, height]
+        assert row["recognized_value"].isdigit() or row["recognized_value"] == ""
+    right = sum(r["recognized_value"] == t.value for r, t in zip(rows, amount_images))
+    assert right >= 3, [(r["recognized_value"], t.value) for r, t in zip(rows, amount_images)]
+    exported = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]
+    assert all(len(f["digits"]) == len(f["recognized_value"]) for f in exported)
+    assert all(set(f["readings"]) >= {"cut", "crnn", "ppocr"} for f in exported), exported[0]
+
+
+def test_layout_is_checked(service, amount_images) -> None:  # type: ignore[no-untyped-def]
+    png = documents.png_bytes(amount_images[0].image)
+    response = service.upload([("a.png", png)], layout="columns")
+    assert response.status_code == 400 and "layout" in response.get_json()["error"]
+    response = service.upload([("a.png", png)], layout="field", template="cheque")
+    assert response.status_code == 400 and "template" in response.get_json()["error"]
+
+
+def test_a_template_region_with_no_drawn_box_is_read_whole(service, amount_images) -> None:  # type: ignore[no-untyped-def]
+    """A region marked "drawn": false is read as one field, though nothing is drawn around it."""
+    amount = amount_images[1]
+    page = np.full((600, 900), 250, np.uint8)
+    h, w = amount.image.shape
+    page[300 : 300 + h, 500 : 500 + w] = amount.image
+    template = {"name": "undrawn", "regions": [
+        {"name": "amount", "x": 0.5, "y": 0.45, "width": 0.45, "height": 0.3, "drawn": False}]}
+    (service.settings.form_templates_dir / "undrawn.json").write_text(json.dumps(template))
+    response = service.upload([("page.png", documents.png_bytes(page))], template="undrawn")
+    assert response.status_code == 202, response.get_json()
+    status = service.wait(response.get_json()["id"])
+    rows = service.csv_rows(response.get_json()["id"])
+    assert status["status"] == "done", status
+    assert [r["field"] for r in rows] == ["amount"]
+    assert [int(rows[0][k]) for k in ("x", "y", "width", "height")] == [450, 270, 405, 180]
+    assert rows[0]["recognized_value"] == amount.value

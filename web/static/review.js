@@ -93,6 +93,11 @@
         el("span", { class: "digit", text: d.value }),
         el("span", { class: "conf", text: percent(d.confidence) }))));
     $("digits").hidden = field.digits.length === 0;
+    // Each reader's own reading: where they disagree, the reviewer sees the rivals.
+    const readings = Object.entries(field.readings || {});
+    $("readings").textContent = readings.length
+      ? `Readers: ${readings.map(([name, value]) => `${name} “${value}”`).join(" · ")}` : "";
+    $("readings").hidden = readings.length === 0;
     const note = $("note");
     if (field.status === "reviewed") {
       const what = field.unreadable ? "marked unreadable" : `read as “${field.value}”`;

@@ -9,7 +9,14 @@
   const send = document.getElementById("send");
   const threshold = document.getElementById("threshold");
   const message = document.getElementById("message");
+  const layout = document.getElementById("layout");
+  const template = document.getElementById("template");
   const limit = Number(form.dataset.maxBytes) || Infinity;
+  // A template names fields on pages; an image that is one field has no template.
+  layout.addEventListener("change", () => {
+    template.disabled = layout.value === "field";
+    if (template.disabled) template.value = "";
+  });
   let files = [];
   let sending = false;
 
@@ -83,7 +90,8 @@
     }
     const data = new FormData();
     for (const file of files) data.append("files", file, file.name);
-    data.append("template", document.getElementById("template").value);
+    data.append("layout", layout.value);
+    data.append("template", template.value);
     data.append("review_threshold", level);
     // One request; each file's bar follows the bytes sent, in the order the files go out.
     const ends = [];

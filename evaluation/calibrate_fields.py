@@ -1,0 +1,166 @@
+"""`python -m evaluation.calibrate_fields`: fit how readers' opinions combine, and the confidence.
+
+On fields written by the CALIBRATION writers only (UNIPEN's calibration half, optdigits'
+validation digits, MNIST's test digits; never a training writer, never a test writer, never a
+real cheque), for each kind of field read whole:
+- "field": images that are one whole field (`synth.strings`: amounts on plain and security
+  paper), read as `layout=field` reads them;
+- "box": open boxes on generated pages written by the same hands.
+It fits the readers' weights in the product (highest share of fields right, then highest
+likelihood of the truth), then a logistic model of the combined confidence
+(`reading.combine.FEATURES`), and writes both to `models/weights/combination.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.pages import Scored, auto_accept
+from reading.combine import Calibration, Calibrations, Opinion, combine
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEED = 8080
+# Weights tried for each reader's log probability in the product.
+WEIGHT_GRID = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0, 1.5)
+L2 = 1.0  # the logistic model's regularisation (scikit-learn's C): a few features, thousands of fields
+
+
+@dataclass
+class Sample:
+    opinions: list[Opinion]
+    truth: str
+
+
+def field_samples(reader, count: int, seed: int) -> list[Sample]:  # type: ignore[no-untyped-def]
+    """Synthetic field images by the calibration writers, read as layout=field reads them."""
+    from models import mnist
+    from segmentation.pipeline import field_opinions, undrawn_field
+    from synth.hands import load_writers
+    from synth.strings import random_field
+
+    data = mnist.load(None)
+    hands = load_writers("calibration", data.x_test, data.y_test).mixture()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        f = random_field(hands, rng)
+        h, w = f.image.shape[:2]
+        read = field_opinions([undrawn_field(f.image, (0, 0, w, h))], reader._classify, reader.lines)[0]
+        out.append(Sample(list(read.opinions), f.value))
+    return out
+
+
+def box_samples(reader, pages: int, seed: int) -> list[Sample]:  # type: ignore[no-untyped-def]
+    """Open boxes of generated pages written by the calibration writers."""
+    from models import mnist
+    from segmentation.boxes import iou
+    from segmentation.pipeline import field_opinions, segment_fields
+    from synth.hands import HandDigits, load_writers
+    from synth.pages import make_page
+
+    data = mnist.load(None)
+    digits = HandDigits(load_writers("calibration", data.x_test, data.y_test).mixture())
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(pages):
+        page = make_page(digits, rng)  # type: ignore[arg-type]
+        fields, _, _, _ = segment_fields(page.image)
+        read = field_opinions(fields, reader._classify, reader.lines)
+        for truth in (t for t in page.fields if t.kind == "box"):
+            match = max(range(len(fields)), default=None,
+                        key=lambda i: iou(truth.box, fields[i].page_box))
+            if match is not None and iou(truth.box, fields[match].page_box) >= 0.5 and read[match].opinions:
+                out.append(Sample(list(read[match].opinions), truth.value))
+    return out
+
+
+def fit_weights(samples: list[Sample], readers: list[str]) -> dict[str, float]:
+    """Reader weights with the most fields right, ties broken by the truth's likelihood."""
+    tables = []
+    for s in samples:
+        candidates = list(dict.fromkeys([s.truth, *(v for o in s.opinions for v in o.candidates())]))
+        table = np.array([[o.log_prob(v) for o in s.opinions] for v in candidates])
+        tables.append(table)  # row 0 is the truth
+    best, best_key = {}, (-1.0, -math.inf)
+    for combo in itertools.product(WEIGHT_GRID, repeat=len(readers)):
+        if not any(combo):
+            continue
+        w = np.asarray(combo)
+        right, loglik = 0, 0.0
+        for table in tables:
+            scores = table @ w
+            right += int(scores[0] > np.max(scores[1:], initial=-np.inf))
+            loglik += float(scores[0] - np.logaddexp.reduce(scores))
+        key = (right / len(tables), loglik / len(tables))
+        if key > best_key:
+            best_key, best = key, dict(zip(readers, combo))
+    print(f"  weights {best}: {best_key[0]:.2%} right, mean log-likelihood {best_key[1]:.3f}", flush=True)
+    return {k: float(v) for k, v in best.items()}
+
+
+def fit_kind(samples: list[Sample], kind: str, description: str) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    readers = [o.reader for o in samples[0].opinions]
+    weights = fit_weights(samples, readers)
+    plain = Calibration(weights, (1.0, 0.0, 0.0, 0.0), 0.0)
+    combined = [combine(s.opinions, plain) for s in samples]
+    x = np.array([c.features for c in combined])
+    y = np.array([c.value == s.truth for c, s in zip(combined, samples)])
+    model = LogisticRegression(C=L2, max_iter=1000).fit(x, y)
+    fitted = Calibration(weights, tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
+                         description)
+    confidences = [fitted.confidence(f) for f in x]
+    rows = [Scored(kind, s.truth, c.value, p) for s, c, p in zip(samples, combined, confidences)]
+    best = auto_accept(rows, [])["best"]
+    print(f"  {kind}: {len(samples)} fields, {y.mean():.2%} right; confidence coefficients "
+          f"{[round(v, 3) for v in fitted.coefficients]}, bias {fitted.bias:.3f}; straight through at "
+          f"<=0.5% errors: {best['accepted_share'] if best else 0:.2%} "
+          f"(threshold {best['threshold'] if best else None})", flush=True)
+    return fitted
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.calibrate_fields",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--fields", type=int, default=3000, help="synthetic field images")
+    parser.add_argument("--pages", type=int, default=120, help="generated pages for open boxes")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--output", type=Path,
+                        default=PROJECT_ROOT / "models" / "weights" / "combination.json")
+    args = parser.parse_args(argv)
+
+    from core.settings import Settings
+    from worker.recognition import reader_for
+
+    reader = reader_for(Settings.from_env())
+    if not reader.lines:
+        raise SystemExit("no line readers configured (LINE_READERS): nothing to combine")
+    started = time.time()
+    print(f"readers: {reader.version}", flush=True)
+    print(f"reading {args.fields} field images by the calibration writers…", flush=True)
+    fields = field_samples(reader, args.fields, args.seed)
+    print(f"reading the open boxes of {args.pages} pages by the calibration writers…", flush=True)
+    boxes = box_samples(reader, args.pages, args.seed + 1)
+    where = (f"{{n}} synthetic {{what}} by calibration writers (seed {args.seed}), readers "
+             f"{reader.version}")
+    calibrations = Calibrations({
+        "field": fit_kind(fields, "field", where.format(n=len(fields), what="field images")),
+        "box": fit_kind(boxes, "box", where.format(n=len(boxes), what="open boxes on pages")),
+    })
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    calibrations.save(args.output)
+    print(f"written to {args.output} ({time.time() - started:.0f} s)")
+    return json.loads(args.output.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""`make eval-real`: the service on paper it did not make, and on writers it never saw.
+
+1. Real cheque amounts (`<real data>/orand_car_a_dev`: 460 amount fields cut from real bank
+   cheques, ORAND-CAR-A), each image read as the service reads an upload with
+   `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them.
+2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
+   writers through the glyph classifier; and numbers written by those hands (synthetic
+   fields, `synth.strings`) through field mode.
+
+Printed for each: exact match, digit accuracy, the share that can go straight through with at
+most 0.5% errors among it and the threshold that does it, and fields per second. None of these
+images is ever used to train or calibrate anything (`../shared/data/real/README.md`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REAL_DIR = PROJECT_ROOT.parent / "shared" / "data" / "real"
+CHEQUES = "orand_car_a_dev"
+SYNTHETIC_FIELDS = 600  # numbers written by held-out hands, read through field mode
+SYNTHETIC_SEED = 424242
+DIGIT_HEIGHT = 40  # isolated held-out digits are drawn this tall (px) before being cut
+
+
+def real_dir() -> Path:
+    return Path(os.environ.get("REAL_DATA_DIR") or DEFAULT_REAL_DIR)
+
+
+@dataclass
+class Result:
+    name: str
+    truths: list[str]
+    values: list[str]
+    confidences: list[float]
+    seconds: float
+
+    def report(self) -> dict:
+        n = max(1, len(self.truths))
+        digits = sum(len(t) for t in self.truths)
+        errors = sum(min(len(t), edit_distance(v, t)) for t, v in zip(self.truths, self.values))
+        rows = [Scored("field", t, v, c) for t, v, c in zip(self.truths, self.values, self.confidences)]
+        best = auto_accept(rows, [])["best"]
+        return {"name": self.name, "fields": len(self.truths),
+                "exact": sum(t == v for t, v in zip(self.truths, self.values)) / n,
+                "digit_accuracy": 1 - errors / max(1, digits),
+                "straight_through": best["accepted_share"] if best else 0.0,
+                "threshold": best["threshold"] if best else None,
+                "fields_per_second": len(self.truths) / max(self.seconds, 1e-9)}
+
+
+def print_row(r: dict) -> None:
+    threshold = f"{r['threshold']:.4f}" if r["threshold"] is not None else "  none"
+    print(f"{r['name']:34s} exact {r['exact']:7.2%}  digits {r['digit_accuracy']:7.2%}  "
+          f"straight through {r['straight_through']:7.2%} at {threshold}  "
+          f"{r['fields_per_second']:7.1f} fields/s  ({r['fields']})", flush=True)
+
+
+def load_cheques(folder: Path) -> tuple[list[str], list[np.ndarray], list[str]]:
+    truth = json.loads((folder / "truth.json").read_text())
+    names = sorted(truth)
+    images = []
+    for name in names:
+        image = cv2.imread(str(folder / "images" / name), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise SystemExit(f"{folder / 'images' / name}: cannot be read")
+        images.append(image)
+    return names, images, [truth[n] for n in names]
+
+
+def through_service(reader, images: Sequence[np.ndarray], truths: list[str], name: str) -> Result:  # type: ignore[no-untyped-def]
+    """Each image read as an upload with layout=field is."""
+    values, confidences = [], []
+    started = time.perf_counter()
+    for image in images:
+        field = reader.read_field(image).fields[0]
+        values.append(field.value)
+        confidences.append(field.confidence)
+    return Result(name, truths, values, confidences, time.perf_counter() - started)
+
+
+def line_reader_alone(line_reader, images: Sequence[np.ndarray], truths: list[str], name: str) -> Result:  # type: ignore[no-untyped-def]
+    """One CTC reader on its own: its best path, and the probability it gives that value."""
+    from reading import ctc
+
+    started = time.perf_counter()
+    folded = line_reader.read(list(images))
+    values = [ctc.best_path(f) for f in folded]
+    confidences = [ctc.probability(ctc.log_prob(f, v)) for f, v in zip(folded, values)]
+    return Result(name, truths, values, confidences, time.perf_counter() - started)
+
+
+def cut_alone(reader, images: Sequence[np.ndarray], truths: list[str], name: str) -> Result:  # type: ignore[no-untyped-def]
+    """The glyph classifier on its own (no line readers), through field mode."""
+    from worker.recognition import Reader
+
+    alone = Reader(reader.recognizer, (), reader.calibration, reader.max_pixels)
+    return through_service(alone, images, truths, name)
+
+
+def held_out_digits(classify: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
+    """Isolated digits of writers never trained on, drawn and cut as a page's glyphs are."""
+    from segmentation.glyph import to_mnist
+    from synth.hands import draw_strokes, load_unipen, optdigits_bitmaps, writer_part
+
+    out = []
+    unipen = load_unipen()
+    chosen = [i for i, w in enumerate(unipen.writers) if writer_part(w) == "test"]
+    glyphs = np.stack([to_mnist(draw_strokes(unipen.strokes(i), DIGIT_HEIGHT, DIGIT_HEIGHT * 0.08))
+                       for i in chosen])
+    labels = unipen.labels[chosen]
+    writers = len({unipen.writers[i] for i in chosen})
+    out.append(_digits_row(f"UNIPEN test writers ({writers})", classify, glyphs, labels))
+    bitmaps = optdigits_bitmaps((2,))
+    glyphs = np.stack([to_mnist(b) for b in bitmaps.images])
+    labels = np.concatenate([np.full(len(ix), d) for d, ix in enumerate(bitmaps.by_label)])
+    order = np.concatenate(bitmaps.by_label)
+    out.append(_digits_row("optdigits other writers (13)", classify, glyphs[order], labels))
+    return out
+
+
+def _digits_row(name: str, classify: Callable[[np.ndarray], np.ndarray], glyphs: np.ndarray,
+                labels: np.ndarray) -> dict:
+    started = time.perf_counter()
+    probs = np.asarray(classify(glyphs.astype(np.float32)))
+    seconds = time.perf_counter() - started
+    read = probs[:, :10].argmax(axis=1)
+    confidence = probs[np.arange(len(read)), read]
+    right = read == labels
+    rows = [Scored("digit", str(t), str(r), float(c)) for t, r, c in zip(labels, read, confidence)]
+    best = auto_accept(rows, [])["best"]
+    wrong_sure = int(((~right) & (confidence > 0.95)).sum())
+    return {"name": name, "digits": int(len(labels)), "accuracy": float(right.mean()),
+            "straight_through": best["accepted_share"] if best else 0.0,
+            "threshold": best["threshold"] if best else None,
+            "errors_above_0.95": wrong_sure, "errors": int((~right).sum()),
+            "digits_per_second": len(labels) / max(seconds, 1e-9)}
+
+
+def held_out_fields(count: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+    """Numbers written by the test writers (UNIPEN, optdigits part 2, MNIST's test digits)."""
+    from models import mnist
+    from synth.hands import load_writers
+    from synth.strings import random_field
+
+    data = mnist.load(None)
+    hands = load_writers("test", data.x_test, data.y_test).mixture()
+    rng = np.random.default_rng(seed)
+    fields = [random_field(hands, rng) for _ in range(count)]
+    return [f.image for f in fields], [f.value for f in fields]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.real", description=__doc__.splitlines()[0])
+    parser.add_argument("--real-dir", type=Path, default=None,
+                        help="default: $REAL_DATA_DIR, else ../shared/data/real")
+    parser.add_argument("--synthetic", type=int, default=SYNTHETIC_FIELDS)
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "results" / "eval_real.json")
+    parser.add_argument("--errors", type=int, default=0, help="print this many wrong cheque readings")
+    args = parser.parse_args(argv)
+
+    from core.settings import Settings
+    from worker.recognition import reader_for
+
+    settings = Settings.from_env()
+    reader = reader_for(settings)
+    print(f"readers: {reader.version}", flush=True)
+    report: dict = {"readers": reader.version, "target_error": TARGET_ERROR}
+    folder = (args.real_dir or real_dir()) / CHEQUES
+    if folder.is_dir():
+        names, images, truths = load_cheques(folder)
+        print(f"\n== real cheque amounts ({folder.name}, {len(images)} fields, layout=field) ==", flush=True)
+        service = through_service(reader, images, truths, "this service (all readers)")
+        rows = [service.report(), cut_alone(reader, images, truths, "glyph classifier alone").report()]
+        rows += [line_reader_alone(r, images, truths, f"{r.name} alone"
+                                   + (" (= RapidOCR, digits only)" if r.name == "ppocr" else "")).report()
+                 for r in reader.lines]
+        for row in rows:
+            print_row(row)
+        report["cheques"] = rows
+        wrong = [(n, t, v, round(c, 3))
+                 for n, t, v, c in zip(names, truths, service.values, service.confidences) if t != v]
+        for row in sorted(wrong, key=lambda w: -w[3])[: args.errors]:
+            print("  wrong:", *row)
+    else:
+        print(f"{folder}: not found, real cheques skipped (set REAL_DATA_DIR)")
+    print("\n== held-out writers, isolated digits (glyph classifier) ==", flush=True)
+    report["held_out_digits"] = held_out_digits(reader._classify)
+    for row in report["held_out_digits"]:
+        threshold = f"{row['threshold']:.4f}" if row["threshold"] is not None else "none"
+        print(f"{row['name']:34s} accuracy {row['accuracy']:7.2%}  straight through "
+              f"{row['straight_through']:7.2%} at {threshold}  errors {row['errors']} "
+              f"({row['errors_above_0.95']} above 0.95)  ({row['digits']})", flush=True)
+    if args.synthetic:
+        print(f"\n== held-out writers, written numbers ({args.synthetic} synthetic fields, layout=field) ==",
+              flush=True)
+        images, truths = held_out_fields(args.synthetic, SYNTHETIC_SEED)
+        row = through_service(reader, images, truths, "this service (all readers)").report()
+        print_row(row)
+        report["held_out_fields"] = row
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""PP-OCR's recogniser (from the rapidocr wheel) as a line reader: digits only, marks read past."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from reading import ctc
+
+
+@pytest.fixture(scope="module")
+def ppocr():  # type: ignore[no-untyped-def]
+    from models.ppocr import PpOcrReader
+
+    return PpOcrReader()
+
+
+def _printed(text: str, height: int = 48) -> np.ndarray:
+    image = np.full((height, 40 + 28 * len(text)), 255, np.uint8)
+    cv2.putText(image, text, (12, int(height * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, height / 40, 30, 2,
+                cv2.LINE_AA)
+    return image
+
+
+def test_the_weights_come_from_the_installed_wheel(ppocr) -> None:  # type: ignore[no-untyped-def]
+    assert ppocr.path.name == "PP-OCRv6_rec_small.onnx" and "site-packages" in str(ppocr.path)
+    assert ppocr.version.startswith("PP-OCRv6_rec_small.onnx@")
+
+
+def test_printed_numbers_are_read_and_separators_left_out(ppocr) -> None:  # type: ignore[no-untyped-def]
+    texts = ["12345", "25.574.-", "7,500", "908=", "31/-"]
+    folded = ppocr.read([_printed(t) for t in texts])
+    assert [f.shape[1] for f in folded] == [11] * len(texts)
+    assert [ctc.best_path(f) for f in folded] == ["12345", "25574", "7500", "908", "31"]
+
+
+def test_letters_are_never_read_as_digits_by_force(ppocr) -> None:  # type: ignore[no-untyped-def]
+    # "Total" holds no digit-like letters: the restricted reading keeps it (nearly) empty
+    value = ctc.best_path(ppocr.read([_printed("Total")])[0])
+    assert len(value) <= 1
+
+
+def test_a_batch_reads_as_each_field_alone(ppocr) -> None:  # type: ignore[no-untyped-def]
+    images = [_printed("4"), _printed("906512"), _printed("33", 60)]
+    together = [ctc.best_path(f) for f in ppocr.read(images)]
+    alone = [ctc.best_path(ppocr.read([image])[0]) for image in images]
+    assert together == alone == ["4", "906512", "33"]

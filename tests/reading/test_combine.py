@@ -1,0 +1,78 @@
+"""Readers' opinions combined: agreement is trusted, disagreement is not, weights and the
+calibration file round-trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from reading.combine import (
+    Calibration,
+    Calibrations,
+    CtcOpinion,
+    DigitsOpinion,
+    combine,
+)
+from reading.ctc import FILLER
+
+
+def _reads(value: str, sure: float = 0.97) -> np.ndarray:
+    """A CTC matrix that reads `value` with `sure` per frame (filler between digits)."""
+    frames = [FILLER]
+    for c in value:
+        frames += [int(c), FILLER]
+    folded = np.full((len(frames), 11), (1 - sure) / 10)
+    folded[np.arange(len(frames)), frames] = sure
+    return folded
+
+
+def _digits(value: str, sure: float = 0.97) -> np.ndarray:
+    probs = np.full((len(value), 10), (1 - sure) / 9)
+    probs[np.arange(len(value)), [int(c) for c in value]] = sure
+    return probs
+
+
+# Fitted-like calibration: confidence grows with the posterior and with agreement.
+CALIBRATION = Calibration({"a": 1.0, "b": 1.0, "cut": 0.5}, (0.5, 2.0, 2.0, 0.05), -1.0)
+
+
+def test_agreeing_readers_give_more_confidence_than_one_alone() -> None:
+    both = combine([CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1234"))], CALIBRATION)
+    split = combine([CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1284"))], CALIBRATION)
+    assert both.value == "1234" and both.agreeing == ("a", "b")
+    assert split.value in ("1234", "1284") and len(split.agreeing) == 1
+    assert both.confidence > split.confidence + 0.2
+
+
+def test_the_product_picks_the_value_the_readers_together_prefer() -> None:
+    # a is torn between 17 and 11; b is sure of 17 though less than a's best: 17 wins
+    torn = _reads("11", 0.55)
+    torn[3, 7], torn[3, 1] = 0.45, 0.5
+    combined = combine([CtcOpinion("a", torn), CtcOpinion("b", _reads("17", 0.9))], CALIBRATION)
+    assert combined.value == "17"
+    assert combined.readings == {"a": "11", "b": "17"}
+
+
+def test_the_cut_reader_has_no_opinion_on_values_of_another_length() -> None:
+    cut = DigitsOpinion("cut", _digits("123"))
+    assert cut.best == "123"
+    assert cut.log_prob("123") > cut.log_prob("124") > cut.log_prob("1234")
+    combined = combine([cut, CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1234"))], CALIBRATION)
+    assert combined.value == "1234"
+
+
+def test_a_reader_with_zero_weight_is_not_heard() -> None:
+    quiet = Calibration({"a": 1.0, "b": 0.0}, (1.0, 0.0, 0.0, 0.0), 0.0)
+    combined = combine([CtcOpinion("a", _reads("55")), CtcOpinion("b", _reads("66", 0.999))], quiet)
+    assert combined.value == "55"
+
+
+def test_calibrations_round_trip_through_their_file(tmp_path: Path) -> None:
+    path = tmp_path / "combination.json"
+    saved = Calibrations({"field": CALIBRATION, "box": Calibration({"cut": 1.0}, (1, 0, 0, 0), 0.5, "x")})
+    saved.save(path)
+    loaded = Calibrations.load(path)
+    assert loaded.for_kind("field") == CALIBRATION
+    assert loaded.for_kind("box").bias == 0.5
+    assert loaded.for_kind("comb").weights == {}  # unknown kinds: the uncalibrated product
