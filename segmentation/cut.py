@@ -281,3 +281,14 @@ def _extent(ids: list[int], stats: np.ndarray, axis: int) -> int:
 
 def _height(ids: list[int], stats: np.ndarray) -> int:
     return _extent(ids, stats, DOWN)
+
+
+def ink_share(s: Structure, level: float = WEAK_INK) -> float:
+    """Share of the box's inside covered by ink (darker than `level`), its lines erased:
+    whether a field in which no glyph was found is really empty (many small marks are each a
+    speck, but together they are writing)."""
+    strong = erase_lines(s.darkness >= level, s)
+    x0, x1 = s.walls[0][1] + 1 + LINE_MARGIN, s.walls[-1][0] - LINE_MARGIN
+    y0, y1 = s.top[1] + 1 + LINE_MARGIN, s.bottom[0] - LINE_MARGIN
+    inside = strong[max(y0, 0) : y1, max(x0, 0) : x1]
+    return float(inside.mean()) if inside.size else 0.0

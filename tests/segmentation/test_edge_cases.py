@@ -118,3 +118,19 @@ def test_fields_without_ink_are_reported_empty(classify) -> None:  # type: ignor
     for f in result.fields:
         assert f.value == "" and f.digits == ()
         assert f.confidence == EMPTY_FIELD_CONFIDENCE
+
+
+def test_a_box_of_small_writing_is_not_an_empty_field(classify) -> None:  # type: ignore[no-untyped-def]
+    """Lines of small, thin handwriting in a box: every mark is a speck beside the box, so no
+    glyph is cut, yet the field is not reported empty with confidence; it goes to review."""
+    import cv2
+
+    from segmentation.pipeline import EMPTY_FIELD_CONFIDENCE, UNREAD_INK_CONFIDENCE
+
+    page = np.full((500, 900), 245, np.uint8)
+    cv2.rectangle(page, (60, 100), (820, 300), 30, 3)
+    for k in range(4):
+        cv2.putText(page, "I moved here in march with my wife", (80, 140 + 40 * k),
+                    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.6, 40, 1, cv2.LINE_AA)
+    (field,) = read_page(cv2.GaussianBlur(page, (0, 0), 0.7), classify).fields
+    assert field.value == "" and field.confidence <= UNREAD_INK_CONFIDENCE < EMPTY_FIELD_CONFIDENCE
