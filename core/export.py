@@ -20,6 +20,14 @@ CSV_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "heig
                # additions, after the contract's columns:
                "kind", "unreadable", "reviewed_by", "reviewed_at"]
 ROWS_PER_FETCH = 1000
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection"):
+# such text cells are written with a leading apostrophe. The JSON export keeps raw values.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: neutralised when it would start a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _rows(session: Session, batch_id: str) -> Iterator[tuple[Field, Page, Document]]:
@@ -73,10 +81,10 @@ def csv_lines(session: Session, batch_id: str) -> Iterator[str]:
     for chunk in _chunks(session, batch_id):
         for f, page, doc, review in chunk:
             writer.writerow([
-                batch_id, doc.name, page.number, f.name, f.x, f.y, f.width, f.height,
-                page.width, page.height, f.value, f.recognized_value, f"{f.confidence:.4f}",
-                f.status, f.kind, "true" if f.unreadable else "false",
-                review.reviewer if review else "",
+                batch_id, safe_cell(doc.name), page.number, safe_cell(f.name), f.x, f.y, f.width,
+                f.height, page.width, page.height, safe_cell(f.value), safe_cell(f.recognized_value),
+                f"{f.confidence:.4f}", f.status, f.kind, "true" if f.unreadable else "false",
+                safe_cell(review.reviewer) if review else "",
                 iso_utc(review.created_at) if review else ""])
         yield take()
 

@@ -45,7 +45,9 @@ def correct(field_id: int) -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, 'send JSON: {"value": "123"} or {"unreadable": true}')
-    unreadable = bool(body.get("unreadable", False))
+    unreadable = body.get("unreadable", False)
+    if not isinstance(unreadable, bool):
+        return error(400, f"'unreadable' must be true or false (a JSON boolean), got {unreadable!r}")
     value = body.get("value")
     if not unreadable and not isinstance(value, str):
         return error(400, "'value' must be a string of digits (or send 'unreadable': true)")

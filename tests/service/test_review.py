@@ -92,3 +92,38 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     from segmentation.boxes import iou
 
     return iou(a, b)
+
+
+def test_spreadsheet_formulas_are_neutralised_in_the_csv_not_in_json(service, digits) -> None:  # type: ignore[no-untyped-def]
+    """Names a spreadsheet would run (OWASP's CSV injection) come out of the CSV as text,
+    with a leading apostrophe; the JSON export keeps them as they are."""
+    from synth import documents as docs
+
+    rng = np.random.default_rng(41)
+    page = make_page(digits, rng, "cheque", random_style(rng, dpi=200, clean=True))
+    png = docs.png_bytes(page.image)
+    names = ["=1+1.png", "+SUM(1+1).png", "-2+3.png", "@SUM(1).png"]
+    zipped = docs.zip_bytes({"=cmd|'/C calc'!A0.png": png})
+    response = service.upload([*((n, png) for n in names), ("bundle.zip", zipped)], review_threshold="1")
+    batch_id = response.get_json()["id"]
+    service.wait(batch_id)
+    field = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"][0]
+    evil = '=HYPERLINK("http://evil.example","x")'
+    assert service.client.patch(f"/api/fields/{field['id']}",
+                                json={"value": "12", "reviewer": evil}).status_code == 200
+    rows = service.csv_rows(batch_id)
+    shown = {r["document"] for r in rows}
+    assert shown == {"'" + n for n in [*names, "=cmd|'/C calc'!A0.png"]}
+    assert rows[0]["reviewed_by"] == "'" + evil
+    raw = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]
+    assert {f["document"] for f in raw} == {*names, "=cmd|'/C calc'!A0.png"}
+    assert raw[0]["reviewed_by"] == evil
+
+
+def test_unreadable_must_be_a_json_boolean(service, reviewed_batch) -> None:  # type: ignore[no-untyped-def]
+    batch_id, _ = reviewed_batch
+    field = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"][-1]
+    response = service.client.patch(f"/api/fields/{field['id']}", json={"unreadable": "false", "value": "9"})
+    assert response.status_code == 400 and "boolean" in response.get_json()["error"]
+    after = service.client.get(f"/api/fields/{field['id']}").get_json()
+    assert after["unreadable"] is False and after["status"] == field["status"]
