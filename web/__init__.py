@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies,
                                 x_host=settings.proxies)  # type: ignore[method-assign]
     app.json.sort_keys = False  # keep the documented key order in API answers
+    from web.ids import check_ids
+
+    app.url_value_preprocessor(check_ids)
     from web import extensions
 
     extensions.init_app(app, settings)

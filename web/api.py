@@ -12,6 +12,7 @@ from core.schema import PAGE_LAYOUT, Batch, Document, Page
 from segmentation.templates import available
 from web import images
 from web.extensions import db, publish, settings
+from web.ids import MAX_ID, query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PER_PAGE = 100
@@ -84,10 +85,10 @@ def create_batch() -> tuple[Response, int]:
 @bp.get("/batches")
 def list_batches() -> Response | tuple[Response, int]:
     try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 20))))
-    except ValueError:
-        return error(400, "page and per_page must be whole numbers")
+        page = max(1, query_int("page", 1, -MAX_ID, MAX_ID))
+        per_page = min(MAX_PER_PAGE, max(1, query_int("per_page", 20, -MAX_ID, MAX_ID)))
+    except ValueError as exc:
+        return error(400, str(exc))
     return jsonify(batches.list_batches(db(), page, per_page))
 
 
@@ -173,9 +174,9 @@ def page_image(document_id: int, number: int) -> Response | tuple[Response, int]
     except Exception as exc:  # noqa: BLE001 - the worker recorded why; say it again
         return error(422, f"{doc.name}: page {number} cannot be shown ({exc})")
     try:
-        max_width = int(request.args.get("max_width", 1400))
-    except ValueError:
-        return error(400, "max_width must be a whole number of pixels")
+        max_width = query_int("max_width", 1400, 1, 20000)
+    except ValueError as exc:
+        return error(400, f"{exc} (pixels)")
     shown, _ = images.view(pixels, max_width)
     response = Response(images.encode_jpeg(shown), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"

@@ -11,6 +11,7 @@ from web import images
 from web.api import error
 from web.auth import logged_in, reviewer_name
 from web.extensions import db, settings
+from web.ids import MAX_ID, query_int
 
 bp = Blueprint("review", __name__)
 
@@ -24,10 +25,10 @@ def review_page() -> str:
 @bp.get("/api/review/next")
 def next_fields() -> Response | tuple[Response, int]:
     try:
-        after = int(request.args.get("after", 0))
-        count = min(10, max(1, int(request.args.get("count", 3))))
-    except ValueError:
-        return error(400, "after and count must be whole numbers")
+        after = query_int("after", 0, -MAX_ID, MAX_ID)
+        count = min(10, max(1, query_int("count", 3, -MAX_ID, MAX_ID)))
+    except ValueError as exc:
+        return error(400, str(exc))
     return jsonify(review.queue(db(), request.args.get("batch") or None, after, count))
 
 

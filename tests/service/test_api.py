@@ -318,3 +318,21 @@ def test_a_template_region_with_no_drawn_box_is_read_whole(service, amount_image
     assert [r["field"] for r in rows] == ["amount"]
     assert [int(rows[0][k]) for k in ("x", "y", "width", "height")] == [450, 270, 405, 180]
     assert rows[0]["recognized_value"] == amount.value
+
+
+def test_numbers_past_what_the_database_holds_are_404_or_400(service) -> None:  # type: ignore[no-untyped-def]
+    """Ids of 2^31 and up (PostgreSQL's integer) and 2^63 (SQLite's) are no such row, and huge
+    query numbers are a 400: never a 500 from the database."""
+    for big in (2**31, 2**63, 10**30):
+        for method, path in (("get", f"/api/fields/{big}"), ("get", f"/api/fields/{big}/crop.png"),
+                             ("patch", f"/api/fields/{big}"), ("post", f"/api/documents/{big}/reprocess"),
+                             ("get", f"/api/documents/{big}/pages/1"),
+                             ("get", f"/api/documents/1/pages/{big}/image")):
+            response = getattr(service.client, method)(path, json={"value": "1"})
+            assert response.status_code == 404, (method, path, response.status_code)
+        for path in (f"/api/review/next?after={big}", f"/api/batches?page={big}",
+                     f"/api/documents/1/pages/1/image?max_width={big}"):
+            response = service.client.get(path)
+            assert response.status_code in (400, 404), (path, response.status_code)
+            assert "error" in response.get_json()
+    assert service.client.get("/api/batches?per_page=5000").status_code == 200  # clamped, as before

@@ -118,3 +118,4 @@ def test_api_errors_are_json_everywhere(make_client) -> None:  # type: ignore[no
         assert response.status_code in (400, 404), path
         assert "error" in response.get_json(), path
     assert client.get("/api/templates").get_json() == {"templates": ["cheque"]}
+
