@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import text
 
@@ -43,9 +45,20 @@ def login() -> str | Response:
         else:
             session.clear()
             session["user"] = (request.form.get("name") or "").strip()[:200] or "reviewer"
-            target = request.args.get("next") or "/"
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            return redirect(local_target(request.args.get("next")))
     return render_template("login.html", message=message, needs_token=bool(settings().api_token))
+
+
+def local_target(target: str | None) -> str:
+    """Where to go after the login: a path on this site, never another site. Browsers drop
+    tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil.example" or
+    "/\\evil.example" would leave the site: anything but plain path characters is refused."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 @bp.post("/logout")

@@ -119,3 +119,24 @@ def test_api_errors_are_json_everywhere(make_client) -> None:  # type: ignore[no
         assert "error" in response.get_json(), path
     assert client.get("/api/templates").get_json() == {"templates": ["cheque"]}
 
+
+
+def _login(client, token: str | None = TOKEN, next_path: str = "", name: str = "ana"):  # type: ignore[no-untyped-def]
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    query = f"?next={next_path}" if next_path else ""
+    return client.post(f"/login{query}", data={"name": name, "token": token or "", "csrf_token": csrf})
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/", "//evil.example/", "/%5Cevil.example/",
+                                    "/%0d%0a/evil.example", "https://evil.example/", "evil.example"])
+def test_the_login_never_sends_anyone_to_another_site(make_client, target: str) -> None:  # type: ignore[no-untyped-def]
+    response = _login(make_client(api_token=TOKEN), next_path=target)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location == "/", (target, location)
+
+
+def test_the_login_goes_back_to_the_page_asked_for(make_client) -> None:  # type: ignore[no-untyped-def]
+    response = _login(make_client(api_token=TOKEN), next_path="/batches%3Fpage%3D2")
+    assert response.headers["Location"] == "/batches?page=2"
