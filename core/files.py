@@ -106,6 +106,11 @@ def _image_pages(path: Path, kind: str, limits: Limits,
         raise UnreadableFile("not a readable image (unknown or damaged format)") from None
     except OSError as exc:
         raise UnreadableFile(f"cannot be opened as an image ({exc})") from None
+    except ValueError as exc:  # Pillow's guard against text chunks that expand to a bomb
+        if "too large" in str(exc):
+            raise UnreadableFile("a text chunk of the image expands to far more data than any "
+                                 "scan holds (a decompression bomb?): refused") from None
+        raise UnreadableFile(_pillow_problem(exc)) from None
     with image:
         count, broken = _frames(image, limits) if kind in MULTI_PAGE_KINDS else (1, None)
         if count > limits.max_pages:
@@ -177,6 +182,8 @@ def _pillow_problem(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if "truncated" in text:
         return "the image data is truncated (incomplete file)"
+    if "Decompressed data too large" in text:
+        return "a part of the image expands to far more data than any scan holds (a decompression bomb?)"
     return f"the image data is damaged ({text})"
 
 

@@ -210,6 +210,18 @@ def test_a_jpeg_declaring_a_huge_size_is_refused(tmp_path: Path) -> None:
         read(write(tmp_path, "bomb.jpg", bytes(data)), "jpeg")
 
 
+def test_a_png_with_a_text_chunk_bomb_is_refused_clearly(tmp_path: Path) -> None:
+    """A zTXt chunk that inflates to 200 MB: refused with a clear reason, not a crash."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = encode(Image.new("L", (50, 40), 255), "PNG")
+    bomb = chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * (200 * 1024 * 1024), 9))
+    path = write(tmp_path, "text-bomb.png", png[:33] + bomb + png[33:])
+    with pytest.raises(UnreadableFile, match="decompression bomb"):
+        read(path, "png")
+
+
 def test_size_and_limit_are_told_exactly_not_rounded_alike(tmp_path: Path) -> None:
     data = encode(Image.new("L", (1001, 1000), 255), "PNG")  # just over 1 Mpx: compresses to nothing
     path = write(tmp_path, "big.png", data)
