@@ -60,6 +60,9 @@ def _transport_options(settings: Settings, embedded: bool) -> dict[str, object]:
     }
 
 
+MESSAGE_TABLE = "kombu_message"  # kombu's SQLAlchemy transport's table of messages
+
+
 def _tune_embedded_broker(broker_url: str) -> None:
     """The embedded broker's table is polled (Redis pushes instead): kombu's default of once a
     second would leave each pool process idle up to a second after every document it finishes.
@@ -85,6 +88,24 @@ def _sqlite_path(broker_url: str) -> Path | None:
     if not sqlite_url.startswith(prefix) or sqlite_url == prefix + ":memory:":
         return None
     return Path(sqlite_url.removeprefix(prefix))
+
+
+def forget_delivered(broker_url: str) -> int:
+    """Delete the messages the embedded broker has delivered: kombu's SQLAlchemy transport
+    keeps each one, hidden, for ever (an acknowledged one is done with; an unacknowledged one
+    is never read again, a requeue or the recovery sweep sends a new message). Returns how
+    many went; 0 for any other broker."""
+    path = _sqlite_path(broker_url) if broker_url.startswith("sqla+") else None
+    if path is None or not path.exists():
+        return 0
+    with closing(_broker_connection(str(path))) as connection:
+        try:
+            with connection:
+                return connection.execute(f"DELETE FROM {MESSAGE_TABLE} WHERE visible = 0").rowcount
+        except sqlite3.OperationalError as exc:  # no such table yet: nothing was ever sent
+            if "no such table" in str(exc):
+                return 0
+            raise
 
 
 def _broker_connection(path: str) -> sqlite3.Connection:

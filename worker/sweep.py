@@ -6,6 +6,7 @@ Hands to the broker again:
   being empty while they wait,
 - documents whose reader stopped giving signs of life (its message lost with it).
 Duplicates are harmless: a document is read under a lock and finished ones are skipped.
+It also deletes the messages the embedded broker has delivered (it would keep them for ever).
 Every worker runs it in a background thread; `python -m worker.sweep` runs it once.
 """
 
@@ -22,7 +23,7 @@ from sqlalchemy import or_, select, update
 from core.db import session_scope
 from core.schema import PROCESSING, QUEUED, Document, utcnow
 from core.settings import Settings
-from worker.celery_app import PROCESS_DOCUMENT, QUEUE
+from worker.celery_app import PROCESS_DOCUMENT, QUEUE, forget_delivered
 
 log = logging.getLogger(__name__)
 LOST_AFTER_S = 60  # a queued document's message is presumed lost this long after an empty queue
@@ -82,6 +83,7 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
             break
     if handed:
         log.info("recovery sweep handed %d document(s) to the broker", handed)
+    forget_delivered(settings.broker_url)
     return handed
 
 

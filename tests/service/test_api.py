@@ -336,3 +336,26 @@ def test_numbers_past_what_the_database_holds_are_404_or_400(service) -> None:  
             assert response.status_code in (400, 404), (path, response.status_code)
             assert "error" in response.get_json()
     assert service.client.get("/api/batches?per_page=5000").status_code == 200  # clamped, as before
+
+
+def test_the_embedded_broker_does_not_keep_delivered_messages(service, clean_form) -> None:  # type: ignore[no-untyped-def]
+    """kombu's SQLite transport keeps every delivered message; the workers' sweep deletes them."""
+    import sqlite3
+    import time
+
+    from worker.celery_app import MESSAGE_TABLE, _sqlite_path
+
+    if not service.settings.broker_url.startswith("sqla+"):
+        pytest.skip("the embedded broker only")
+    png = documents.png_bytes(clean_form.image)
+    batch_id = service.upload([(f"p{i}.png", png) for i in range(3)]).get_json()["id"]
+    service.wait(batch_id)
+    path = _sqlite_path(service.settings.broker_url)
+    deadline = time.time() + 30
+    while True:
+        with sqlite3.connect(path, timeout=30) as connection:
+            kept = connection.execute(f"SELECT COUNT(*) FROM {MESSAGE_TABLE} WHERE visible = 0").fetchone()[0]
+        if kept == 0 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert kept == 0
