@@ -178,3 +178,23 @@ class Review(Base):
     action: Mapped[str] = mapped_column(String(16))  # correct | confirm | unreadable
     old_value: Mapped[str] = mapped_column(Text)
     new_value: Mapped[str] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A browser's login: the cookie names it by `id`; logout deletes it, and it is bound to
+    the API token in force when it was made (a new token ends every older session)."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the API token ("" without one)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A wrong token offered by a client (login form or Bearer header), for rate limiting."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

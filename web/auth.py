@@ -1,7 +1,8 @@
 """Access: the API token, the pages' login, cross-site request forgery, security headers.
 
 With API_TOKEN set, every /api/ request needs `Authorization: Bearer <token>` (401 otherwise)
-or a logged-in browser session; pages need the login. Requests from a browser (they carry our
+or a logged-in browser session (`web.sessions`: revocable, bound to the token); pages need
+the login. Wrong tokens are limited per client (429). Requests from a browser (they carry our
 session cookie or an Origin header) that change something must carry the session's CSRF
 token, so no other site can make a visitor's browser upload or correct anything.
 """
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, jsonify, redirect, request, session, url_for
 
+from web import sessions
 from web.extensions import settings
 
 OPEN_PATHS = ("/healthz", "/login", "/static/")
@@ -40,11 +42,11 @@ def _bearer() -> str | None:
 
 
 def logged_in() -> bool:
-    return bool(session.get("user"))
+    return sessions.current_user() is not None
 
 
 def reviewer_name() -> str:
-    return session.get("user") or request.headers.get("X-Reviewer") or "anonymous"
+    return sessions.current_user() or request.headers.get("X-Reviewer") or "anonymous"
 
 
 def _from_browser() -> bool:
@@ -65,8 +67,12 @@ def _check() -> Response | None:
     bearer = _bearer()
     if settings().api_token:
         if bearer is not None:
+            wait = sessions.refused_for()
+            if wait is not None:
+                return _too_many(wait)
             if token_matches(bearer):
                 return None  # an API client: no cookies, no CSRF
+            sessions.failed()
             return _unauthorised()
         if not logged_in():
             if path.startswith("/api/"):
@@ -83,6 +89,13 @@ def _unauthorised() -> Response:
     response = jsonify(error="authentication required: send 'Authorization: Bearer <API_TOKEN>'")
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="digits"'
+    return response
+
+
+def _too_many(wait: int) -> Response:
+    response = jsonify(error=f"too many wrong tokens from your address: try again in {wait} s")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
     return response
 
 

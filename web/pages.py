@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
 from core.schema import Batch
 from segmentation.templates import available
+from web import sessions
 from web.auth import csrf_token, token_matches
 from web.extensions import celery, db, settings
 
@@ -35,18 +36,22 @@ def batch(batch_id: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
-    message = ""
+def login() -> str | Response | tuple[str, int]:
+    message, status = "", 200
     if request.method == "POST":
+        wait = sessions.refused_for() if settings().api_token else None
         if request.form.get("csrf_token") != csrf_token():
             message = "The form expired: please try again."
+        elif wait is not None:
+            message, status = f"Too many wrong tokens from your address: try again in {wait} s.", 429
         elif settings().api_token and not token_matches(request.form.get("token")):
+            sessions.failed()
             message = "That token is not right."
         else:
-            session.clear()
-            session["user"] = (request.form.get("name") or "").strip()[:200] or "reviewer"
+            sessions.start((request.form.get("name") or "").strip()[:200] or "reviewer")
             return redirect(local_target(request.args.get("next")))
-    return render_template("login.html", message=message, needs_token=bool(settings().api_token))
+    page = render_template("login.html", message=message, needs_token=bool(settings().api_token))
+    return (page, status) if status != 200 else page
 
 
 def local_target(target: str | None) -> str:
@@ -63,7 +68,7 @@ def local_target(target: str | None) -> str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    sessions.end()
     return redirect(url_for("pages.login"))
 
 

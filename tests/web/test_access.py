@@ -140,3 +140,52 @@ def test_the_login_never_sends_anyone_to_another_site(make_client, target: str) 
 def test_the_login_goes_back_to_the_page_asked_for(make_client) -> None:  # type: ignore[no-untyped-def]
     response = _login(make_client(api_token=TOKEN), next_path="/batches%3Fpage%3D2")
     assert response.headers["Location"] == "/batches?page=2"
+
+
+def test_a_session_ends_at_logout_even_for_a_copied_cookie(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(api_token=TOKEN)
+    assert _login(client).status_code == 302
+    assert client.get("/api/batches").status_code == 200
+    copied = client.get_cookie("session").value
+    page = client.get("/batches").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert client.post("/logout", data={"csrf_token": csrf.group(1) if csrf else ""},
+                       headers={"X-CSRF-Token": csrf.group(1) if csrf else ""}).status_code == 302
+    thief = make_client(api_token=TOKEN)
+    thief.set_cookie("session", copied)
+    assert thief.get("/api/batches").status_code == 401
+    assert thief.get("/").status_code == 302  # to the login
+
+
+def test_a_new_api_token_ends_the_sessions_made_under_the_old_one(make_client) -> None:  # type: ignore[no-untyped-def]
+    before = make_client(api_token=TOKEN, secret_key="k" * 64)
+    assert _login(before).status_code == 302
+    cookie = before.get_cookie("session").value
+    after = make_client(api_token="a-new-token-after-a-leak", secret_key="k" * 64)  # a restart
+    after.set_cookie("session", cookie)
+    assert after.get("/api/batches").status_code == 401
+    again = make_client(api_token=TOKEN, secret_key="k" * 64)  # the old token back: still valid
+    again.set_cookie("session", cookie)
+    assert again.get("/api/batches").status_code == 200
+
+
+def test_wrong_tokens_are_limited_per_client(make_client) -> None:  # type: ignore[no-untyped-def]
+    from web.sessions import LOGIN_MAX_FAILURES
+
+    client = make_client(api_token=TOKEN)
+    for _ in range(LOGIN_MAX_FAILURES):
+        assert "not right" in _login(client, token="guess").get_data(as_text=True)
+    refused = _login(client, token=TOKEN)  # even the right one, until the window has passed
+    assert refused.status_code == 429 and "try again in" in refused.get_data(as_text=True)
+    api = client.get("/api/batches", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
+
+
+def test_wrong_bearer_tokens_are_limited_too(make_client) -> None:  # type: ignore[no-untyped-def]
+    from web.sessions import LOGIN_MAX_FAILURES
+
+    client = make_client(api_token=TOKEN)
+    for _ in range(LOGIN_MAX_FAILURES):
+        assert client.get("/api/batches", headers={"Authorization": "Bearer guess"}).status_code == 401
+    response = client.get("/api/batches", headers={"Authorization": "Bearer guess"})
+    assert response.status_code == 429 and "try again" in response.get_json()["error"]
