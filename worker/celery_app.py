@@ -14,6 +14,7 @@ from core.settings import Settings
 QUEUE = "documents"
 PROCESS_DOCUMENT = "worker.tasks.process_document"
 EMBEDDED_POLL_S = 0.05  # how often an idle worker looks at the embedded broker's table
+POOL_START_TIMEOUT_S = 180.0  # how long a new pool process may take to load its readers
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -31,6 +32,10 @@ def make_celery(settings: Settings) -> Celery:
         # Each pool process has its next document at hand: no wait on the broker between
         # documents. A crash hands them back (acks_late).
         worker_prefetch_multiplier=2,
+        # A new pool process loads its readers (TensorFlow, the models, ONNX Runtime) before it
+        # reports up: 3-8 s idle, ~25 s on loaded cores. Celery's default wait of 4 s killed
+        # every replacement of a dead pool process, for ever.
+        worker_proc_alive_timeout=POOL_START_TIMEOUT_S,
         task_default_queue=QUEUE,
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
