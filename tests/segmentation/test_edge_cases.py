@@ -91,7 +91,7 @@ def test_a_page_on_its_side_is_reported_and_read(clean, classify, turns) -> None
 
 
 def test_a_shifted_glyph_moves_with_paper_coming_in_at_the_edge() -> None:
-    from segmentation.pipeline import _shifted
+    from segmentation.fieldread import _shifted
 
     glyphs = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5) + 1
     down = _shifted(glyphs, 1, 0)
