@@ -28,10 +28,11 @@ COPY requirements.txt ./
 RUN pip install --upgrade pip \
     && pip install -r requirements.txt
 
-# The project, owned by root and read-only for the service user. It includes the shipped model
-# (models/weights/digits.keras) and the form templates (form_templates/, if any).
+# The project, owned by root and read-only for the service user. It includes the shipped models
+# (models/weights/: the glyph classifier, the string reader and the combination's calibration;
+# PP-OCR's recogniser comes inside the rapidocr wheel installed above) and the form templates.
 COPY . .
-RUN python -m compileall -q core web worker segmentation models \
+RUN python -m compileall -q core web worker segmentation models reading \
     && mkdir -p /data \
     && chown digits:digits /data
 

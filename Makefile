@@ -3,14 +3,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Where MNIST's IDX files are (models/mnist.py falls back to Keras's download without it).
-MNIST_DIR ?= $(firstword $(wildcard ../shared/data/mnist /work/shared/data/mnist))
+# Where MNIST's IDX files are; models/mnist.py looks in ../shared/data/mnist when it is unset.
+MNIST_DIR ?= $(wildcard ../shared/data/mnist)
 export MNIST_DIR
 
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval bench train load clean
+.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings load clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ test: install-dev  ## lint, then the whole test suite (real PostgreSQL and Redis
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: install  ## segmentation + recognition on generated pages, beside Tesseract
+eval: install  ## segmentation + recognition on generated pages (two styles), beside Tesseract
 	$(PY) -m evaluation.pages
+
+eval-real: install  ## real cheque amounts (layout=field) and held-out writers
+	$(PY) -m evaluation.real
+
+calibrate: install  ## fit how the readers' opinions combine, on calibration writers' fields
+	$(PY) -m evaluation.calibrate_fields
 
 bench: install-dev  ## model speed, then a 100-page batch through a running service
 	$(PY) -m models.bench

@@ -25,6 +25,7 @@ from core.schema import (
     NEEDS_REVIEW,
     PAGE_LAYOUT,
     PROCESSING,
+    QUEUED,
     Batch,
     Digit,
     Document,
@@ -40,6 +41,10 @@ from segmentation.templates import Template
 log = logging.getLogger(__name__)
 KINDS = {media: kind for kind, media in MEDIA_TYPES.items()}
 ReadPage = Callable[[np.ndarray, Template | None], PageResult]
+
+
+class Interrupted(Exception):
+    """The reader is stopping: the document in hand is to be handed back, not finished."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,14 @@ def progress(session: Session, document_id: int, page_count: int | None, pages_d
                     .values(page_count=page_count, pages_done=pages_done, heartbeat_at=utcnow()))
 
 
+def hand_back(session: Session, document_id: int) -> None:
+    """Put a document whose reading was interrupted back in the queue, as if never started
+    (the attempt is not counted: the reader stopped, the document did not fail)."""
+    session.execute(update(Document).where(Document.id == document_id, Document.status == PROCESSING)
+                    .values(status=QUEUED, attempts=Document.attempts - 1, pages_done=0,
+                            started_at=None, enqueued_at=utcnow()))
+
+
 def fail(session: Session, document_id: int, message: str) -> None:
     """Record that nothing of the document can be read, and why."""
     session.execute(delete(Page).where(Page.document_id == document_id))
@@ -96,10 +109,11 @@ def fail(session: Session, document_id: int, message: str) -> None:
 
 
 def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
-         template: Template | None, on_page: Callable[[int | None, int], None]) -> list[PageOutcome]:
+         template: Template | None, on_page: Callable[[int | None, int], None],
+         should_stop: Callable[[], bool] = lambda: False) -> list[PageOutcome]:
     """Every page of the document read; a page that fails is recorded with its error and the
     rest goes on, `on_page(total, done)` told as pages finish. Raises UnreadableFile when the
-    file as a whole cannot be read."""
+    file as a whole cannot be read, Interrupted when `should_stop()` says so between pages."""
     path = storage.path(job.sha256)
     if not path.is_file():
         raise UnreadableFile("the stored original is missing from the data directory")
@@ -111,6 +125,8 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
     if report:
         on_page(total, 0)
     for page in pages(path, job.kind, limits):
+        if should_stop():
+            raise Interrupted(f"{job.name}: stopped after {len(outcomes)} of {total} pages")
         if page.image is None:
             outcomes.append(PageOutcome(page.number, None, page.error))
         else:

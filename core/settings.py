@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # make eval, 2026-11-24: 0.9425 was the lowest with ≤0.5% errors. 2026-11-25: the eval pages
 # need 0.8114, those of seeds 99 and 5 0.9465 and 0.9284: 0.95 covers all three.
 DEFAULT_REVIEW_THRESHOLD = 0.95
+LINE_READERS = ("crnn", "ppocr")  # the string readers there are (worker.recognition.line_reader)
 
 
 class SettingsError(ValueError):
@@ -37,7 +38,7 @@ class Settings:
     mnist_dir: Path | None = None
     model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.keras"
     # The string readers that read open boxes and field images whole, beside the glyph
-    # classifier (comma-separated; empty for none): "crnn" (ours, strings_model_path) and
+    # classifier (comma-separated; "none" for none): "crnn" (ours, strings_model_path) and
     # "ppocr" (PP-OCRv6's recogniser from the rapidocr wheel).
     line_readers: str = "crnn,ppocr"
     strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings.keras"
@@ -88,7 +89,16 @@ class Settings:
             changes["secret_key"] = _persistent_secret(data_dir)
         if not 0.0 <= self.review_threshold <= 1.0:
             raise SettingsError(f"REVIEW_THRESHOLD must be within 0..1, got {self.review_threshold}")
+        unknown = set(self.reader_names) - set(LINE_READERS)
+        if unknown:
+            raise SettingsError(f"LINE_READERS={self.line_readers!r}: unknown reader(s) "
+                                f"{', '.join(sorted(unknown))} (known: {', '.join(LINE_READERS)}, or none)")
         return dataclasses.replace(self, **changes)
+
+    @property
+    def reader_names(self) -> list[str]:
+        """The line readers to load, in order ("none" or nothing: none)."""
+        return [n.strip() for n in self.line_readers.split(",") if n.strip() and n.strip() != "none"]
 
     @property
     def originals_dir(self) -> Path:

@@ -34,6 +34,8 @@ P_CLIP = 0.12  # glyph clipped by a cell wall it crossed
 CLIP_FRACTION = (0.03, 0.12)
 P_SPECK = 0.15
 P_EDGE_NOISE = 0.3
+HAND_HEIGHT = (24, 72)  # px: a digit in a 150-300 dpi cell
+HAND_PEN_SHARE = (0.04, 0.2)  # of the digit's height: 0.2-1.2 mm pens
 
 
 def _affine(size: float, rng: np.random.Generator, rotation: float, shear: float,
@@ -150,7 +152,25 @@ def add_edge_noise(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def scan_like(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 28×28 MNIST digit turned into what the pipeline would cut from a scan of it."""
     mask = render_at_scan_scale(digit, rng)
-    scale = mask.shape[0] / (2 * GLYPH_SIZE)
+    return scanned_glyph(mask, rng, mask.shape[0] / (2 * GLYPH_SIZE))
+
+
+def hand_glyph(hands: object, digit: int, rng: np.random.Generator) -> np.ndarray:
+    """A digit drawn by another writer set (`synth.hands`: UNIPEN's pen strokes with any pen,
+    optdigits, regional letter-forms), at scan size, then cut as a scan's glyph is."""
+    from synth.hands import continental
+
+    height = int(rng.integers(*HAND_HEIGHT))
+    pen = max(1.0, height * float(rng.uniform(*HAND_PEN_SHARE)))
+    alpha = continental(hands.draw(digit, height, pen, rng), digit, pen, rng)  # type: ignore[attr-defined]
+    mask = (alpha > rng.uniform(0.3, 0.6)).astype(np.uint8)
+    if not mask.any():
+        mask = (alpha > 0.1).astype(np.uint8)
+    return scanned_glyph(mask, rng, height / (2 * GLYPH_SIZE))
+
+
+def scanned_glyph(mask: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """An ink mask drawn at scan scale, with what segmentation leaves on glyphs, made 28×28."""
     if rng.random() < P_EDGE_NOISE:
         mask = add_edge_noise(mask, rng)
     if rng.random() < P_CLIP:

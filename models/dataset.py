@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from models.augment import mild, scan_like
+from models.augment import hand_glyph, mild, scan_like
 from models.negatives import NOT_A_DIGIT, not_a_digit
 from segmentation.glyph import GLYPH_SIZE
 
@@ -26,6 +26,7 @@ class Mix:
     scan_like: float = 0.25
     pipeline: float = 0.35  # glyphs cut by the service's segmentation (models.harvest)
     negative: float = 0.10
+    hands: float = 0.0  # digits of other writer sets (synth.hands), taken from mild's share
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -34,8 +35,9 @@ class TrainingBatches(keras.utils.PyDataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
                  extra: tuple[np.ndarray, np.ndarray] | None = None,
                  pipeline: tuple[np.ndarray, np.ndarray] | None = None, mix: Mix = Mix(),
-                 **kwargs: object) -> None:
+                 hands: object | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
+        self.hands = hands  # a synth.hands.Mixture of training writers, or None
         self.images, self.labels = images, labels.astype(np.int64)
         self.pipeline = pipeline if pipeline is not None and len(pipeline[0]) else None
         self.batch_size, self.seed, self.mix = batch_size, seed, mix
@@ -60,6 +62,7 @@ class TrainingBatches(keras.utils.PyDataset):
         draws = rng.random(self.batch_size)
         mix = self.mix
         harvested = mix.pipeline if self.pipeline is not None else 0.0
+        other = mix.hands if self.hands is not None else 0.0
         for i, (pick, draw) in enumerate(zip(picks, draws)):
             if draw < mix.negative:
                 x[i], y[i] = not_a_digit(self.images, rng), NOT_A_DIGIT
@@ -68,6 +71,8 @@ class TrainingBatches(keras.utils.PyDataset):
                 x[i], y[i] = self.pipeline[0][k], self.pipeline[1][k]
             elif draw < mix.negative + harvested + mix.scan_like:
                 x[i] = scan_like(self.images[pick], rng)
+            elif draw < mix.negative + harvested + mix.scan_like + other:
+                x[i] = hand_glyph(self.hands, int(y[i]), rng)
             else:
                 x[i] = mild(self.images[pick], rng)
         if self.extra is not None:
@@ -91,13 +96,18 @@ class TrainingBatches(keras.utils.PyDataset):
 
 
 def validation_set(images: np.ndarray, labels: np.ndarray, seed: int, negatives_from: np.ndarray,
-                   pipeline: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   pipeline: tuple[np.ndarray, np.ndarray] | None = None,
+                   hands: object | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A fixed held-out set in the service's domain: each digit plain and scan-like, glyphs cut
-    by the pipeline from pages written with these digits, and "not a digit" examples (a tenth).
+    by the pipeline from pages written with these digits, digits of held-out writers of the
+    other sets (`hands`: the calibration writers), and "not a digit" examples (a tenth).
     Used to watch training and to fit the temperature."""
     rng = np.random.default_rng([seed, 7919])
     parts = [images.astype(np.float32) / 255.0, np.stack([scan_like(d, rng) for d in images])]
     targets = [labels, labels]
+    if hands is not None:
+        parts.append(np.stack([hand_glyph(hands, int(d), rng) for d in labels]))
+        targets.append(labels)
     if pipeline is not None and len(pipeline[0]):
         parts.append(pipeline[0])
         targets.append(pipeline[1])

@@ -1,7 +1,8 @@
-"""MNIST from local IDX files (gzip or plain), with Keras's download as the fallback.
+"""MNIST from local IDX files (gzip or plain); nothing is downloaded.
 
-The service runs where the internet may be closed: a folder named by `MNIST_DIR` (or passed
-explicitly) is read first. Only when no folder is configured does Keras download the data.
+The folder is the one passed, else `$MNIST_DIR`, else `../shared/data/mnist` beside the project
+(where this workplace keeps it). Training, evaluation and the tests read MNIST; the service
+itself does not.
 """
 
 from __future__ import annotations
@@ -107,12 +108,13 @@ def load_from_dir(folder: Path) -> Mnist:
     )
 
 
-def load(mnist_dir: Path | str | None = None) -> Mnist:
-    """MNIST from `mnist_dir`, else from `$MNIST_DIR`, else Keras's download (needs the internet)."""
-    folder = mnist_dir or os.environ.get("MNIST_DIR")
-    if folder:
-        return load_from_dir(Path(folder))
-    import keras  # only here: the download fallback is the one path that needs Keras
+DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    return Mnist(x_train, y_train, x_test, y_test)
+
+def load(mnist_dir: Path | str | None = None) -> Mnist:
+    """MNIST from `mnist_dir`, else from `$MNIST_DIR`, else from DEFAULT_DIR."""
+    folder = mnist_dir or os.environ.get("MNIST_DIR") or DEFAULT_DIR
+    if not Path(folder).is_dir():
+        raise MnistError(f"{folder}: MNIST folder not found: set MNIST_DIR to a folder holding its "
+                         "four IDX files (train-images-idx3-ubyte.gz, ...)")
+    return load_from_dir(Path(folder))

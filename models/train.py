@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--results-dir", type=Path, default=PROJECT_ROOT / "results")
     parser.add_argument("--mnist-dir", type=Path, default=None,
-                        help="folder of the four IDX .gz files (default: $MNIST_DIR, else download)")
+                        help="folder of the four IDX .gz files (default: $MNIST_DIR, else "
+                             "../shared/data/mnist)")
     parser.add_argument("--validation-size", type=int, default=5000,
                         help="training digits held out to choose the temperature")
     parser.add_argument("--limit", type=int, default=None,
@@ -42,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from this model file (fine-tuning) instead of random weights")
     parser.add_argument("--workers", type=int, default=1, help="threads preparing batches")
+    parser.add_argument("--hands-share", type=float, default=0.0,
+                        help="share of each batch drawn by other writer sets (UNIPEN's and "
+                             "optdigits' training writers, regional letter-forms)")
     parser.add_argument("--pipeline-pages", type=int, default=2000,
                         help="synthetic pages (training digits) cut by the segmentation for "
                              "training glyphs; 0 for none")
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     import tensorflow as tf
 
     from models import calibration, network, plots, report
-    from models.dataset import TrainingBatches, validation_set
+    from models.dataset import Mix, TrainingBatches, validation_set
     from models.harvest import harvest
 
     keras.utils.set_random_seed(args.seed)
@@ -90,8 +94,14 @@ def main(argv: list[str] | None = None) -> dict:
         val_pipeline = harvest(data.x_train[val_idx], data.y_train[val_idx],
                                max(25, args.pipeline_pages // 12), args.seed + 1)
         print(f"{len(pipeline[0])} training and {len(val_pipeline[0])} validation glyphs", flush=True)
+    hands = held_hands = None
+    if args.hands_share:
+        from synth.hands import load_writers
+
+        hands = load_writers("train").mixture()
+        held_hands = load_writers("calibration").mixture()
     x_val, y_val = validation_set(data.x_train[val_idx], data.y_train[val_idx], args.seed, x_train,
-                                  val_pipeline)
+                                  val_pipeline, held_hands)
     extra = load_extra(args.extra)
     print(f"training on {len(x_train)} MNIST digits"
           + (f" + {len(extra[0])} reviewed glyphs" if extra else "")
@@ -101,9 +111,10 @@ def main(argv: list[str] | None = None) -> dict:
         model = network.logits_of(keras.models.load_model(args.init_from, compile=False))
     else:
         model = network.ARCHITECTURES[args.arch]()
+    mix = Mix(mild=Mix().mild - args.hands_share, hands=args.hands_share)
     batches = TrainingBatches(x_train, y_train, args.batch_size, args.seed, extra=extra,
-                              pipeline=pipeline, workers=args.workers, use_multiprocessing=False,
-                              max_queue_size=16)
+                              pipeline=pipeline, mix=mix, hands=hands, workers=args.workers,
+                              use_multiprocessing=False, max_queue_size=16)
     steps = len(batches) * args.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
         args.learning_rate / 10, decay_steps=max(1, steps - len(batches)), warmup_target=args.learning_rate,
@@ -142,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         "arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "seed": args.seed,
         "train_digits": int(len(x_train)), "extra_glyphs": int(len(extra[0])) if extra else 0,
-        "pipeline_pages": args.pipeline_pages,
+        "pipeline_pages": args.pipeline_pages, "hands_share": args.hands_share,
         "pipeline_glyphs": int(len(pipeline[0])) if pipeline else 0,
         "parameters": int(model.count_params()), "seconds": round(time.time() - started, 1),
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},

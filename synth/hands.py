@@ -235,7 +235,7 @@ class Writers:
     unipen: StrokeHand | None
     optdigits: BitmapHand | None
 
-    def mixture(self, weights: tuple[float, float, float, float] = (0.35, 0.42, 0.13, 0.1),
+    def mixture(self, weights: tuple[float, float, float, float] = (0.3, 0.42, 0.13, 0.15),
                 styles: bool = True) -> Mixture:
         """The writer sets mixed by weight (MNIST, UNIPEN, optdigits, regional letter-forms
         drawn from templates: `styles=False` leaves those out)."""

@@ -35,6 +35,9 @@ P_LONG_DASH = 0.1  # a long stroke filling the rest of the field after the numbe
 P_CURSIVE = 0.35
 P_SMALL_ZEROS = 0.25
 P_WIDE_ZEROS = 0.4  # round or wide zeros, where MNIST's are narrow ovals
+P_ELASTIC = 0.6
+ELASTIC_STRENGTH = (0.02, 0.09)  # of the digit height: how far strokes are pushed
+ELASTIC_SCALE = 0.35  # of the digit height: the size of a bend
 LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 LENGTH_WEIGHTS = (0.03, 0.07, 0.12, 0.2, 0.22, 0.16, 0.09, 0.05, 0.03, 0.03)
 
@@ -246,6 +249,19 @@ def _shear(alpha: np.ndarray, boxes: list, slant: float) -> tuple[np.ndarray, li
     return out, moved
 
 
+def elastic(alpha: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """The writing bent by a smooth random displacement (Simard et al.'s elastic distortion):
+    strokes wander as a hand's do, which no stored shape varies by itself."""
+    h, w = alpha.shape
+    cell = max(4, int(h * ELASTIC_SCALE))
+    coarse = (max(2, h // cell + 2), max(2, w // cell + 2))
+    dx = cv2.resize(rng.uniform(-1, 1, coarse).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(rng.uniform(-1, 1, coarse).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(alpha, xs + strength * dx, ys + strength * dy, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
 def security_paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Darkness (0..1) of a cheque's printed background: guilloche waves, hatching, tint."""
     out = np.zeros((h, w), np.float32)
@@ -298,6 +314,8 @@ def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: f
     alpha, boxes, baseline = write(text, hand, writing, rng)
     slant = float(rng.uniform(-0.35, 0.35))
     alpha, boxes = _shear(alpha, boxes, slant)
+    if rng.random() < P_ELASTIC:
+        alpha = elastic(alpha, rng, height * rng.uniform(*ELASTIC_STRENGTH))
     if rng.random() < P_LONG_DASH:  # a long stroke after the number to stop additions
         length = int(height * rng.uniform(1.0, 4.0))
         dash = np.zeros((alpha.shape[0], length), np.float32)

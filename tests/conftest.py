@@ -17,13 +17,12 @@ import pytest
 from tests.services import Service, postgres_database, redis_url, services_required, start_service
 
 ROOT = Path(__file__).resolve().parent.parent
-MNIST_CANDIDATES = [os.environ.get("MNIST_DIR"), ROOT.parent / "shared" / "data" / "mnist",
-                    Path("/work/shared/data/mnist")]
+MNIST_CANDIDATES = [os.environ.get("MNIST_DIR"), ROOT.parent / "shared" / "data" / "mnist"]
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path | None:
-    """The local MNIST folder, or None: then Keras downloads MNIST (where there is internet)."""
+    """The local MNIST folder, or None (then `models.mnist` says where it looked)."""
     for candidate in MNIST_CANDIDATES:
         if candidate and (Path(candidate) / "t10k-images-idx3-ubyte.gz").exists():
             return Path(candidate)
@@ -36,7 +35,7 @@ def mnist(mnist_dir: Path | None):  # type: ignore[no-untyped-def]
 
     try:
         return loader.load(mnist_dir)
-    except Exception as exc:  # noqa: BLE001 - no local copy and no download
+    except Exception as exc:  # noqa: BLE001 - no local copy
         pytest.fail(f"MNIST is needed: set MNIST_DIR to a folder of its IDX files ({exc})")
 
 

@@ -138,6 +138,20 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def terminate(self, group: bool) -> float:
+        """SIGTERM to the main process (as run.py, Docker and systemd stop it) or to its whole
+        process group; returns the seconds it took to exit (it is killed after 60)."""
+        started = time.time()
+        if group:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        else:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        return time.time() - started
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -216,3 +230,21 @@ def start_service(data_dir: Path, concurrency: int = 1, **overrides: object) -> 
     finally:
         worker.stop()
         dispose_all()
+
+
+HOG_SECONDS = 600  # a busy process ends by itself after this long, whatever happens to the test
+
+
+@contextmanager
+def cpu_hog(processes: int | None = None) -> Iterator[None]:
+    """Every core kept busy while the block runs (bounded: each busy process also stops by
+    itself): faults must be handled as well on a loaded machine as on an idle one."""
+    count = processes or os.cpu_count() or 1
+    busy = f"import time\nend = time.time() + {HOG_SECONDS}\nwhile time.time() < end:\n    pass\n"
+    hogs = [subprocess.Popen([sys.executable, "-c", busy]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait(timeout=10)

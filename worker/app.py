@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from core.db import dispose_all
 from core.settings import Settings
-from worker import POOL_READY
+from worker import POOL_READY, stopping
 from worker.celery_app import make_celery
 
 settings = Settings.from_env()
@@ -24,6 +24,7 @@ log = logging.getLogger("worker")
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
     dispose_all()  # connections inherited through fork are the parent's: never share them
+    stopping.in_pool_process()
     from worker.recognition import reader_for
 
     reader = reader_for(settings)  # now, not in the first task
@@ -35,6 +36,12 @@ def _start_sweep(**_: object) -> None:
     from worker import sweep
 
     sweep.start_background(settings, celery_app)
+
+
+@worker_shutting_down.connect
+def _hand_back(**_: object) -> None:
+    """The worker begins to stop: its pool processes hand their documents back (stopping)."""
+    stopping.tell_pool(stopping.child_pids())
 
 
 @worker_shutdown.connect

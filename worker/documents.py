@@ -13,9 +13,11 @@ from core.schema import FAILED, PAGE_LAYOUT
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
+from worker import stopping
 from worker.recognition import Reader
 
 log = logging.getLogger(__name__)
+HANDED_BACK = "handed back"  # process_document's answer when the worker stopped mid-document
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -23,8 +25,9 @@ def limits_of(settings: Settings) -> Limits:
 
 
 def process_document(settings: Settings, document_id: int, reader: Reader) -> str | None:
-    """Read document `document_id`; returns its final status, or None when there was nothing
-    to do (already finished, or being read by a live worker right now)."""
+    """Read document `document_id`; returns its final status, None when there was nothing
+    to do (already finished, or being read by a live worker right now), or HANDED_BACK when
+    the worker is stopping (the document is queued again)."""
     with document_lock(settings, document_id) as held:
         if not held:
             log.info("document %s is being read by another worker: skipped", document_id)
@@ -47,9 +50,14 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         try:
             read_started = time.perf_counter()
             outcomes = processing.read(job, Storage(settings.originals_dir), limits_of(settings),
-                                       read_page, template, on_page)
+                                       read_page, template, on_page, stopping.stop_requested)
         except UnreadableFile as exc:
             return _fail(settings, job, f"{job.name}: {exc}")
+        except processing.Interrupted as exc:
+            log.info("%s: handed back to the broker", exc)
+            with session_scope(settings) as session:
+                processing.hand_back(session, job.document_id)
+            return HANDED_BACK
         save_started = time.perf_counter()
         with session_scope(settings) as session:
             status = processing.save(session, job, outcomes, reader.version)

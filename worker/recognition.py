@@ -94,7 +94,7 @@ def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
                combination: Path | str | None = None) -> Reader:
     configure_process()
     names = [n.strip() for n in lines.split(",")] if isinstance(lines, str) else list(lines)
-    readers = [line_reader(n, strings_model) for n in names if n]
+    readers = [line_reader(n, strings_model) for n in names if n and n != "none"]
     return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
                   else UNCALIBRATED, max_pixels)
 
@@ -102,5 +102,5 @@ def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
 @functools.lru_cache(maxsize=4)
 def reader_for(settings: Settings) -> Reader:
     """The reader a worker of these settings uses, made once per process."""
-    return get_reader(str(settings.model_path), settings.max_page_pixels, settings.line_readers,
+    return get_reader(str(settings.model_path), settings.max_page_pixels, settings.reader_names,
                       settings.strings_model_path, settings.combination_path)

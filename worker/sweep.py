@@ -4,6 +4,8 @@ Hands to the broker again:
 - documents never handed over (the broker was down at upload, or the web died before it),
 - queued documents whose messages are gone (the broker restarted empty) — judged by the queue
   being empty while they wait,
+- documents being read by nobody: their reader died (killed, out of memory, its machine
+  stopped) and nothing holds their lock — found within ORPHAN_AFTER_S, whatever the broker;
 - documents whose reader stopped giving signs of life (its message lost with it).
 Duplicates are harmless: a document is read under a lock and finished ones are skipped.
 It also deletes the messages the embedded broker has delivered (it would keep them for ever).
@@ -21,12 +23,17 @@ from kombu.exceptions import ChannelError
 from sqlalchemy import or_, select, update
 
 from core.db import session_scope
+from core.locks import document_lock
 from core.schema import PROCESSING, QUEUED, Document, utcnow
 from core.settings import Settings
 from worker.celery_app import PROCESS_DOCUMENT, QUEUE, forget_delivered
 
 log = logging.getLogger(__name__)
 LOST_AFTER_S = 60  # a queued document's message is presumed lost this long after an empty queue
+# A document being read whose lock nobody holds has lost its reader. Its lock is only tried once
+# it has been silent this long: longer than a retry's back-off (2-8 s by default), during which
+# a live task holds no lock.
+ORPHAN_AFTER_S = 20
 _stop = threading.Event()
 _thread: threading.Thread | None = None
 
@@ -63,6 +70,10 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
     with session_scope(settings) as session:
         ids = session.scalars(select(Document.id).where(or_(*conditions)).order_by(Document.id)
                               .limit(1000)).all()
+        silent = session.scalars(select(Document.id).where(
+            Document.status == PROCESSING, Document.heartbeat_at < now - timedelta(seconds=ORPHAN_AFTER_S),
+            Document.heartbeat_at >= stale).order_by(Document.id).limit(1000)).all()
+    ids = [*ids, *(i for i in silent if _orphaned(settings, i))]
     handed = 0
     for document_id in ids:
         with session_scope(settings) as session:
@@ -85,6 +96,12 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
         log.info("recovery sweep handed %d document(s) to the broker", handed)
     forget_delivered(settings.broker_url)
     return handed
+
+
+def _orphaned(settings: Settings, document_id: int) -> bool:
+    """Whether nobody is reading the document: its lock is free (taken and let go at once)."""
+    with document_lock(settings, document_id) as held:
+        return held
 
 
 def _loop(settings: Settings, celery_app: Celery) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task
+from celery.exceptions import Reject
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from worker import documents
@@ -28,7 +29,10 @@ def _transient(exc: BaseException) -> bool:
 def process_document(self: Task, document_id: int) -> None:
     try:
         reader = reader_for(settings)
-        documents.process_document(settings, document_id, reader)
+        if documents.process_document(settings, document_id, reader) == documents.HANDED_BACK:
+            raise Reject("the worker is stopping: handed back", requeue=True)
+    except Reject:
+        raise
     except Exception as exc:
         if _transient(exc) and self.request.retries < self.max_retries:
             delay = settings.task_retry_backoff_s * 2 ** self.request.retries

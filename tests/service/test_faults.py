@@ -23,9 +23,12 @@ from core.db import session_scope
 from core.schema import Document, Field
 from synth import documents
 from synth.pages import make_page, random_style
-from tests.services import Service, Worker, start_service
+from tests.services import Service, Worker, cpu_hog, start_service
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
+# A stopping worker finishes the page in hand (a second or two on loaded cores), hands its
+# document back and exits; Celery's own shutdown adds a few seconds.
+STOP_WITHIN_S = 20
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +66,28 @@ def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.fixture(params=["idle", "loaded"])
+def load(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each fault test runs on an idle machine and with every core kept busy."""
+    if request.param == "idle":
+        yield request.param
+        return
+    with cpu_hog():
+        yield request.param
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def broker(request: pytest.FixtureRequest) -> str:
+    """The broker of a fault test: Redis, or the embedded SQLite transport ("" = default)."""
+    return request.getfixturevalue("redis_broker") if request.param == "redis" else ""
+
+
 @pytest.mark.parametrize("kill", ["whole worker", "pool process"])
 def test_a_worker_killed_mid_document_is_redone_exactly_once(
-        kill, long_tiff, short_png, pg_url, redis_broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        kill, load, broker, long_tiff, short_png, pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     content, fields = long_tiff
-    with start_service(tmp_path, database_url=pg_url, broker_url=redis_broker,
-                       broker_visibility_timeout_s=10) as service:
+    backend = {"database_url": pg_url, "broker_url": broker} if broker else {}
+    with start_service(tmp_path, broker_visibility_timeout_s=10, **backend) as service:
         batch = service.upload([("long.tif", content), ("short.png", short_png)]).get_json()["id"]
         _wait_for(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
                   "the long document to be half read")
@@ -115,7 +134,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_broker_down_at_upload_loses_nothing(short_png, pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_broker_down_at_upload_loses_nothing(load, short_png, pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     port = _free_port()
     broker = f"redis://127.0.0.1:{port}/0"
     with private_redis(port) as redis_server:
@@ -140,11 +159,11 @@ def test_the_broker_down_at_upload_loses_nothing(short_png, pg_url, tmp_path) ->
                 assert status["documents"] == {"total": 2, "done": 2, "failed": 0}
 
 
-def test_a_document_that_keeps_killing_its_worker_is_given_up(short_png, long_tiff, pg_url,
-                                                               redis_broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_document_that_keeps_killing_its_worker_is_given_up(load, broker, short_png, long_tiff, pg_url,
+                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
     content, _ = long_tiff
-    with start_service(tmp_path, database_url=pg_url, broker_url=redis_broker,
-                       task_max_retries=2) as service:
+    backend = {"database_url": pg_url, "broker_url": broker} if broker else {}
+    with start_service(tmp_path, task_max_retries=2, **backend) as service:
         batch = service.upload([("good.png", short_png), ("deadly.tif", content),
                                 ("also-good.png", short_png)]).get_json()["id"]
         kills = 0
@@ -183,7 +202,7 @@ def _postgres_up() -> bool:
 
 @pytest.mark.skipif(not Path("/etc/postgresql").is_dir() or shutil.which("pg_ctlcluster") is None,
                     reason="needs a local PostgreSQL cluster managed by pg_ctlcluster")
-def test_the_database_restarted_under_load(long_tiff, short_png, pg_url, redis_broker,
+def test_the_database_restarted_under_load(load, long_tiff, short_png, pg_url, redis_broker,
                                            tmp_path) -> None:  # type: ignore[no-untyped-def]
     content, fields = long_tiff
     with start_service(tmp_path, database_url=pg_url, broker_url=redis_broker) as service:
@@ -209,4 +228,29 @@ def test_the_database_restarted_under_load(long_tiff, short_png, pg_url, redis_b
         assert status["status"] == "done", status
         assert _field_count(service, _document(service, batch, "long.tif").id) == fields
         assert service.wait(upload.get_json()["id"], timeout=120)["status"] == "done"
+        service.worker.stop()
+
+
+@pytest.mark.parametrize("target", ["main process", "process group"])
+def test_a_stopped_worker_hands_its_document_back_at_once(target, load, broker, long_tiff, short_png,
+                                                          pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM mid-document: the worker ends within seconds (not at a graceful timeout), the
+    document is queued again, its interrupted attempt not counted; the next worker reads it,
+    exactly once."""
+    content, fields = long_tiff
+    backend = {"database_url": pg_url, "broker_url": broker} if broker else {}
+    with start_service(tmp_path, **backend) as service:
+        batch = service.upload([("long.tif", content)]).get_json()["id"]
+        _wait_for(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
+                  "the long document to be half read")
+        seconds = service.worker.terminate(group=target == "process group")
+        assert seconds < STOP_WITHIN_S, f"the worker took {seconds:.1f} s to stop"
+        doc = _document(service, batch, "long.tif")
+        assert (doc.status, doc.attempts) == ("queued", 0), (doc.status, doc.attempts, doc.error)
+        service.worker = Worker(service.settings, tmp_path / "worker2.log")
+        service.worker.start()
+        status = service.wait(batch, timeout=240)
+        assert status["status"] == "done", status
+        doc = _document(service, batch, "long.tif")
+        assert doc.attempts == 1 and _field_count(service, doc.id) == fields
         service.worker.stop()
