@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -71,19 +72,34 @@ MESSAGE_TABLE = "kombu_message"  # kombu's SQLAlchemy transport's table of messa
 def _tune_embedded_broker(broker_url: str) -> None:
     """The embedded broker's table is polled (Redis pushes instead): kombu's default of once a
     second would leave each pool process idle up to a second after every document it finishes.
-    The interval is the transport's class attribute (its options all go to create_engine).
-    Its SQLite file goes in write-ahead-log mode (a setting the file keeps): every message
-    taken or acknowledged is a commit, and in WAL mode readers do not wait on it and a commit
-    costs one sync instead of several."""
+    The interval is the transport's class attribute (its options all go to create_engine); so
+    is its channel's database session, made one per thread (`_thread_session`). Its SQLite file
+    goes in write-ahead-log mode (a setting the file keeps): every message taken or acknowledged
+    is a commit, and in WAL mode readers do not wait on it and a commit costs one sync instead
+    of several."""
     from kombu.transport import sqlalchemy as embedded_transport
 
     embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
+    embedded_transport.Channel.session = property(_thread_session)
     path = _sqlite_path(broker_url)
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _thread_session(channel: object) -> object:
+    """kombu's SQLAlchemy channel shares one session between the consumer's thread and the one
+    that requeues a rejected task; a requeue racing a fetch failed ("This session is in
+    'prepared' state", about one kill in eight) and the message came back only at the next
+    shutdown. Each thread gets a session of its own."""
+    sessions = channel.__dict__.setdefault("_thread_sessions", threading.local())
+    session = getattr(sessions, "session", None)
+    if session is None:
+        _, factory = channel._open()  # type: ignore[attr-defined]
+        session = sessions.session = factory()
+    return session
 
 
 def _sqlite_path(broker_url: str) -> Path | None:
