@@ -18,6 +18,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from core.pdfrender import PAGE_TIMEOUT_S, Renderer, RenderError
+from core.settings import Settings
+
 MEDIA_TYPES = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -50,6 +53,13 @@ class Limits:
     max_pages: int = 200
     max_page_pixels: int = 40_000_000
     pdf_dpi: int = 200
+    page_timeout_s: float = PAGE_TIMEOUT_S  # a PDF page's rendering budget (core.pdfrender)
+
+    @staticmethod
+    def of(settings: Settings) -> Limits:
+        """The limits the service's settings set (web and worker must read pages alike)."""
+        return Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi,
+                      settings.page_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -207,20 +217,35 @@ def _pdf_pages(path: Path, limits: Limits, only: int | None = None) -> Iterator[
         if count > limits.max_pages:
             raise UnreadableFile(f"{count} pages, over the limit of {limits.max_pages} per document")
         scale = limits.pdf_dpi / POINTS_PER_INCH
-        for index in range(count) if only is None else [only - 1] if 0 < only <= count else []:
-            number = index + 1
-            try:
-                page = pdf[index]
-                width, height = (round(v * scale) for v in page.get_size())
-                _check_pixels(width, height, limits, f"page {number} at {limits.pdf_dpi} dpi")
-                bitmap = page.render(scale=scale, rev_byteorder=True, fill_color=(255, 255, 255, 255))
-                yield PageImage(number, bitmap.to_numpy().copy())
-            except UnreadableFile as exc:
-                yield PageImage(number, None, str(exc))
-            except pdfium.PdfiumError as exc:
-                yield PageImage(number, None, f"page {number}: cannot be rendered ({exc})")
+        sizes = {index: _page_size(pdf, index) for index in range(count)}  # no page is parsed
     finally:
         pdf.close()
+    # Pages are parsed and drawn by a child process with a time and memory budget: a hostile
+    # page (forms nested in forms) cannot hold the reader (core.pdfrender).
+    with Renderer(path, limits.pdf_dpi, limits.page_timeout_s) as renderer:
+        for index in range(count) if only is None else [only - 1] if 0 < only <= count else []:
+            number = index + 1
+            if sizes[index] is None:
+                yield PageImage(number, None, f"page {number}: cannot be rendered (it is not a page)")
+                continue
+            try:
+                width, height = (round(v * scale) for v in sizes[index])
+                _check_pixels(width, height, limits, f"page {number} at {limits.pdf_dpi} dpi")
+                yield PageImage(number, renderer.render(index).copy())
+            except UnreadableFile as exc:
+                yield PageImage(number, None, str(exc))
+            except RenderError as exc:
+                yield PageImage(number, None, f"page {number}: {exc}")
+
+
+def _page_size(pdf: object, index: int) -> tuple[float, float] | None:
+    """A PDF page's size in points, read without parsing its content; None if it has none."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdf.get_page_size(index)  # type: ignore[attr-defined]
+    except pdfium.PdfiumError:
+        return None
 
 
 def pages(path: Path, kind: str, limits: Limits, only: int | None = None) -> Iterator[PageImage]:

@@ -51,6 +51,10 @@ class Settings:
     max_files_per_batch: int = 1000
     max_pages_per_document: int = 200
     max_page_pixels: int = 40_000_000  # an A4 page at 600 dpi is 35 Mpx
+    page_timeout_s: float = 60.0  # a PDF page not drawn within this is an error of its own
+    # A document still being read after this long is stopped and marked failed (a 200-page
+    # document reads in 1-2 minutes on a loaded 2-core machine).
+    document_time_limit_s: int = 1800
     max_zip_members: int = 1000
     max_zip_uncompressed_bytes: int = 1024 * 1024 * 1024
     max_zip_ratio: int = 200  # real scans compress 2-20x; a bomb compresses 1000x

@@ -43,7 +43,7 @@ def page_pixels(settings: Settings, sha256: str, kind: str, number: int) -> np.n
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    limits = Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi)
+    limits = Limits.of(settings)
     pixels = displayable(page(Storage(settings.originals_dir).path(sha256), kind, number, limits))
     with _lock:
         _cache[key] = pixels

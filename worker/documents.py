@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy import select
+
 from core import processing
 from core.db import session_scope
 from core.files import Limits, UnreadableFile
 from core.locks import document_lock
-from core.schema import FAILED, PAGE_LAYOUT
+from core.schema import FAILED, PAGE_LAYOUT, Document
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
@@ -18,10 +20,6 @@ from worker.recognition import Reader
 
 log = logging.getLogger(__name__)
 HANDED_BACK = "handed back"  # process_document's answer when the worker stopped mid-document
-
-
-def limits_of(settings: Settings) -> Limits:
-    return Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi)
 
 
 def process_document(settings: Settings, document_id: int, reader: Reader) -> str | None:
@@ -49,7 +47,7 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         read_page = reader.read_page if job.layout == PAGE_LAYOUT else _as_field(reader)
         try:
             read_started = time.perf_counter()
-            outcomes = processing.read(job, Storage(settings.originals_dir), limits_of(settings),
+            outcomes = processing.read(job, Storage(settings.originals_dir), Limits.of(settings),
                                        read_page, template, on_page, stopping.stop_requested)
         except UnreadableFile as exc:
             return _fail(settings, job, f"{job.name}: {exc}")
@@ -78,6 +76,15 @@ def _fail(settings: Settings, job: processing.Job, message: str) -> str:
     with session_scope(settings) as session:
         processing.fail(session, job.document_id, message)
     return FAILED
+
+
+def record_timeout(settings: Settings, document_id: int, limit_s: int) -> None:
+    """The document took longer than the time allowed for one: failed, saying so."""
+    with session_scope(settings) as session:
+        name = session.scalar(select(Document.name).where(Document.id == document_id)) or "document"
+        processing.fail(session, document_id,
+                        f"{name}: reading took longer than {limit_s} s, the limit for one document "
+                        "(DOCUMENT_TIME_LIMIT_S): stopped")
 
 
 def record_crash(settings: Settings, document_id: int, error: BaseException) -> None:

@@ -39,7 +39,7 @@ def export(settings: Settings, batch_id: str | None = None) -> tuple[np.ndarray,
         rows = [(f.x, f.y, f.width, f.height, f.value, p.number, d.sha256, d.media_type)
                 for f, p, d in session.execute(query)]
     reader = get_reader(str(settings.model_path), settings.max_page_pixels)
-    limits = Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi)
+    limits = Limits.of(settings)
     storage = Storage(settings.originals_dir)
     glyphs: list[np.ndarray] = []
     labels: list[int] = []

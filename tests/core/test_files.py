@@ -481,3 +481,34 @@ def test_8_bit_pngs_decode_to_the_same_pixels_as_pillow_gives(tmp_path: Path) ->
     (got_colour,) = read(write(tmp_path, "c.png", encode(Image.fromarray(colour), "PNG")), "png")
     assert np.array_equal(got_grey.image, grey)
     assert np.array_equal(got_colour.image, colour)  # RGB, as reviewers are shown it
+
+
+def nested_forms_pdf(fan: int, depth: int) -> bytes:
+    """One page drawing a form that draws `fan` copies of a form that draws `fan` copies ... of
+    a line, `depth` forms deep: a few kilobytes that take PDFium fan^depth drawings."""
+    objects = [CATALOG, ONE_PAGE_TREE,
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] "
+               b"/Resources << /XObject << /F0 5 0 R >> >> /Contents 4 0 R >>",
+               b"<< /Length 10 >>\nstream\nq /F0 Do Q\nendstream"]
+    for level in range(depth):
+        last = level == depth - 1
+        body = b"0 0 m 10 10 l S" if last else b" ".join([b"q /F0 Do Q"] * fan)
+        resources = b"" if last else b"/Resources << /XObject << /F0 %d 0 R >> >>" % (6 + level)
+        objects.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 200 100] %s /Length %d >>\n"
+                       b"stream\n%s\nendstream" % (resources, len(body), body))
+    return hand_pdf(objects)
+
+
+def test_a_pdf_page_too_costly_to_draw_fails_alone_within_its_budget(tmp_path: Path) -> None:
+    """Nested forms (fan-out 10, depth 9: 10^9 drawings) are stopped at the page's time budget,
+    the page gets an error of its own and the next page is read."""
+    import time
+
+    hostile = nested_forms_pdf(10, 9)
+    assert len(hostile) < 5000
+    path = write(tmp_path, "hostile.pdf", hostile)
+    started = time.monotonic()
+    (page,) = read(path, "pdf", Limits(page_timeout_s=3))
+    assert time.monotonic() - started < 20
+    assert page.image is None and "longer than 3 s" in page.error
+    assert page.error.startswith("page 1: ")

@@ -254,3 +254,17 @@ def test_a_stopped_worker_hands_its_document_back_at_once(target, load, broker, 
         doc = _document(service, batch, "long.tif")
         assert doc.attempts == 1 and _field_count(service, doc.id) == fields
         service.worker.stop()
+
+
+def test_a_document_over_the_time_limit_is_stopped_and_the_batch_goes_on(long_tiff, short_png,
+                                                                        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A document read for longer than DOCUMENT_TIME_LIMIT_S is stopped and failed with the
+    reason; the other documents of the batch are read."""
+    content, _ = long_tiff  # 16 pages: several seconds of reading, far over one
+    with start_service(tmp_path, document_time_limit_s=1) as service:
+        batch = service.upload([("long.tif", content), ("short.png", short_png)]).get_json()["id"]
+        status = service.wait(batch, timeout=180)
+        assert status["documents"] == {"total": 2, "done": 1, "failed": 1}, status
+        errors = {e["document"]: e["error"] for e in status["errors"]}
+        assert "longer than 1 s" in errors["long.tif"] and "DOCUMENT_TIME_LIMIT_S" in errors["long.tif"]
+        service.worker.stop()
