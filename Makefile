@@ -48,10 +48,17 @@ bench: install-dev  ## model speed, then a 100-page batch through a running serv
 	$(PY) -m models.bench
 	$(PY) -m bench.service
 
-train: install  ## reproduce the shipped model: a base run, then fine-tuning on more cut glyphs
+train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on cut glyphs, then on other writers
 	$(PY) -m models.train --arch cnn --epochs 30 --batch-size 128 --learning-rate 0.002 --seed 1
 	$(PY) -m models.train --arch cnn --epochs 10 --batch-size 128 --learning-rate 0.0005 --seed 2 \
 		--pipeline-pages 3000 --init-from models/weights/digits.keras
+	$(PY) -m models.train --arch cnn --epochs 6 --batch-size 128 --learning-rate 0.0005 --seed 3 \
+		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
+
+train-strings: install  ## reproduce the shipped string reader (CRNN/CTC) on synthetic written numbers
+	$(PY) -m models.train_strings --samples 150000 --epochs 2 --seed 1 --learning-rate 0.001
+	$(PY) -m models.train_strings --samples 300000 --epochs 1 --seed 2 --learning-rate 0.0007 \
+		--init-from models/weights/strings.keras
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
 	$(PY) -m bench.load
