@@ -54,12 +54,13 @@ class Limits:
     max_page_pixels: int = 40_000_000
     pdf_dpi: int = 200
     page_timeout_s: float = PAGE_TIMEOUT_S  # a PDF page's rendering budget (core.pdfrender)
+    max_page_bytes: int = 200_000_000  # a page's pixels as decoded, before any conversion
 
     @staticmethod
     def of(settings: Settings) -> Limits:
         """The limits the service's settings set (web and worker must read pages alike)."""
         return Limits(settings.max_pages_per_document, settings.max_page_pixels, settings.pdf_dpi,
-                      settings.page_timeout_s)
+                      settings.page_timeout_s, settings.max_page_bytes)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,52 @@ def _check_pixels(width: int, height: int, limits: Limits, what: str) -> None:
         raise UnreadableFile(
             f"{what} is {width}×{height} = {width * height:,} pixels, over the limit of "
             f"{limits.max_page_pixels:,} pixels per page")
+
+
+def _check_bytes(image: Image.Image, limits: Limits, what: str) -> None:
+    """The page's pixels as its decoder makes them (channels × bytes per sample): a 16-bit
+    RGBA page takes eight bytes a pixel where a grey scan takes one."""
+    rawmode = image.tile[0].args if image.tile and isinstance(image.tile[0].args, str) else ""
+    per_sample = 4 if image.mode in ("I", "F") else 2 if "16" in (rawmode or image.mode) else 1
+    size = image.width * image.height * len(image.getbands()) * per_sample
+    if size > limits.max_page_bytes:
+        raise UnreadableFile(
+            f"{what} decodes to {size / 1e6:,.0f} MB ({image.width}×{image.height}, "
+            f"{len(image.getbands())} channels of {8 * per_sample} bits), over the limit of "
+            f"{limits.max_page_bytes / 1e6:,.0f} MB per page (MAX_PAGE_BYTES)")
+
+
+def flatten(pixels: np.ndarray) -> np.ndarray:
+    """uint8 grey or RGB, an alpha channel composited on white paper, by integer arithmetic
+    on one channel at a time (float copies of a 40 Mpx RGBA page took 0.5 GB)."""
+    if pixels.dtype == np.bool_:
+        return np.where(pixels, np.uint8(255), np.uint8(0))
+    if pixels.dtype != np.uint8:
+        top = 65535.0 if pixels.dtype == np.uint16 else float(max(pixels.max(initial=0), 1))
+        pixels = cv2.convertScaleAbs(pixels.astype(np.float32), alpha=255.0 / top)
+    if pixels.ndim == 2 or pixels.shape[2] in (1, 3):
+        return pixels if pixels.ndim == 2 or pixels.shape[2] == 3 else pixels[..., 0]
+    alpha = pixels[..., -1]
+    planes = [_on_white(pixels[..., k], alpha) for k in range(pixels.shape[2] - 1)]
+    return planes[0] if len(planes) == 1 else cv2.merge(planes)
+
+
+def _on_white(channel: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """channel × alpha + white × (1 − alpha), in uint8."""
+    covered = cv2.multiply(channel, alpha, scale=1 / 255)
+    return cv2.add(covered, np.uint8(255) - alpha)
+
+
+def grey_of(pixels: np.ndarray) -> np.ndarray:
+    """A page as the worker reads it: uint8 grey, the darkest channel of each pixel (blue ink
+    stays dark, dropout-coloured lines light); 1-bit pages stay boolean. Made as soon as a page
+    is decoded, so a colour page is held in colour only once."""
+    if pixels.dtype == np.bool_ or (pixels.ndim == 2 and pixels.dtype == np.uint8):
+        return pixels
+    flat = flatten(pixels)
+    if flat.ndim == 2:
+        return flat
+    return cv2.min(cv2.min(flat[..., 0], flat[..., 1]), flat[..., 2])
 
 
 def to_array(image: Image.Image) -> np.ndarray:
@@ -169,6 +216,7 @@ def _read_frame(image: Image.Image, number: int, limits: Limits) -> np.ndarray:
         warnings.simplefilter("ignore")  # Pillow's TIFF tag warnings
         image.seek(number - 1)
         _check_pixels(image.width, image.height, limits, f"page {number}")
+        _check_bytes(image, limits, f"page {number}")
         image.load()
         return to_array(image).copy()
 
@@ -180,6 +228,7 @@ def _fast_png(path: Path, image: Image.Image, limits: Limits) -> np.ndarray | No
     if image.mode not in ("L", "RGB") or "transparency" in image.info:
         return None
     _check_pixels(image.width, image.height, limits, "page 1")
+    _check_bytes(image, limits, "page 1")
     array = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint8 or array.shape[:2] != (image.height, image.width):
         return None
@@ -248,10 +297,11 @@ def _page_size(pdf: object, index: int) -> tuple[float, float] | None:
         return None
 
 
-def pages(path: Path, kind: str, limits: Limits, only: int | None = None) -> Iterator[PageImage]:
-    """Every page of a stored document in order (or just page `only`). Raises UnreadableFile
-    when nothing of the file can be read; a bad page of a multi-page file comes back with its
-    error."""
+def pages(path: Path, kind: str, limits: Limits, only: int | None = None,
+          grey: bool = False) -> Iterator[PageImage]:
+    """Every page of a stored document in order (or just page `only`); with `grey`, each as
+    the worker reads it (`grey_of`). Raises UnreadableFile when nothing of the file can be
+    read; a bad page of a multi-page file comes back with its error."""
     if kind not in ("pdf", "png", "jpeg", "tiff"):
         raise UnreadableFile(f"{kind!r} files are not documents")
     try:
@@ -260,9 +310,10 @@ def pages(path: Path, kind: str, limits: Limits, only: int | None = None) -> Ite
         raise UnreadableFile(f"cannot be read ({exc.strerror})") from None
     if size == 0:
         raise UnreadableFile("the file is empty")
-    if kind == "pdf":
-        return _pdf_pages(path, limits, only)
-    return _image_pages(path, kind, limits, only)
+    found = _pdf_pages(path, limits, only) if kind == "pdf" else _image_pages(path, kind, limits, only)
+    if not grey:
+        return found
+    return (PageImage(p.number, grey_of(p.image), p.error) if p.image is not None else p for p in found)
 
 
 def count_pages(path: Path, kind: str) -> int | None:

@@ -124,7 +124,7 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
     report = total != 1
     if report:
         on_page(total, 0)
-    for page in pages(path, job.kind, limits):
+    for page in pages(path, job.kind, limits, grey=True):
         if should_stop():
             raise Interrupted(f"{job.name}: stopped after {len(outcomes)} of {total} pages")
         if page.image is None:

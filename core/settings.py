@@ -51,6 +51,7 @@ class Settings:
     max_files_per_batch: int = 1000
     max_pages_per_document: int = 200
     max_page_pixels: int = 40_000_000  # an A4 page at 600 dpi is 35 Mpx
+    max_page_bytes: int = 200_000_000  # decoded: a 40 Mpx RGBA page is 160 MB, in 16 bits 320
     page_timeout_s: float = 60.0  # a PDF page not drawn within this is an error of its own
     # A document still being read after this long is stopped and marked failed (a 200-page
     # document reads in 1-2 minutes on a loaded 2-core machine).

@@ -13,12 +13,12 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-from core.files import Limits, page
+from core.files import Limits, flatten, page
 from core.settings import Settings
 from core.storage import Storage
-from segmentation.prepare import to_grey
 
 CACHED_PAGES = 6  # a reviewer's next fields are mostly on the same few pages
+CACHE_BYTES = 200_000_000  # ... but never more than this of decoded pages per web process
 CROP_MARGIN = 0.25  # of the field's height, around the field, so the reviewer sees context
 MIN_CROP_HEIGHT = 160  # crops are shown large: small fields are scaled up to this
 MAX_VIEW_WIDTH = 2000
@@ -29,12 +29,7 @@ _lock = threading.Lock()
 
 def displayable(pixels: np.ndarray) -> np.ndarray:
     """uint8 RGB or grey, whatever the page's original type."""
-    if pixels.dtype == np.uint8 and (pixels.ndim == 2 or pixels.shape[2] == 3):
-        return pixels
-    if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels.dtype == np.uint8:
-        alpha = pixels[..., 3:4].astype(np.float32) / 255
-        return (pixels[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    return to_grey(pixels)
+    return flatten(pixels)
 
 
 def page_pixels(settings: Settings, sha256: str, kind: str, number: int) -> np.ndarray:
@@ -47,9 +42,13 @@ def page_pixels(settings: Settings, sha256: str, kind: str, number: int) -> np.n
     pixels = displayable(page(Storage(settings.originals_dir).path(sha256), kind, number, limits))
     with _lock:
         _cache[key] = pixels
-        while len(_cache) > CACHED_PAGES:
+        while len(_cache) > CACHED_PAGES or (len(_cache) > 1 and _cached_bytes() > CACHE_BYTES):
             _cache.popitem(last=False)
     return pixels
+
+
+def _cached_bytes() -> int:
+    return sum(p.nbytes for p in _cache.values())
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

@@ -512,3 +512,27 @@ def test_a_pdf_page_too_costly_to_draw_fails_alone_within_its_budget(tmp_path: P
     assert time.monotonic() - started < 20
     assert page.image is None and "longer than 3 s" in page.error
     assert page.error.startswith("page 1: ")
+
+
+def test_pages_are_counted_in_decoded_bytes_not_only_pixels(tmp_path: Path) -> None:
+    """A 16-bit RGBA page takes 8 bytes a pixel: under the pixel limit, it can still be over
+    the byte limit, and is refused before it is decoded."""
+    rgba16 = np.full((300, 400, 4), 65535, np.uint16)
+    path = write(tmp_path, "deep.png", encode(Image.fromarray(rgba16[..., 0]), "PNG"))  # 16-bit grey
+    (grey,) = read(path, "png", Limits(max_page_bytes=300 * 400 * 2))
+    assert grey.image is not None
+    with pytest.raises(UnreadableFile, match=r"decodes to 0 MB \(400×300, 1 channels of 16 bits\), "
+                                             r"over the limit of 0 MB per page \(MAX_PAGE_BYTES\)"):
+        read(path, "png", Limits(max_page_bytes=300 * 400 * 2 - 1))
+
+
+def test_the_worker_gets_each_page_grey_with_alpha_on_white(tmp_path: Path) -> None:
+    """grey=True: the darkest channel, transparency composited on white paper, uint8."""
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 200, 120, 40  # blue channel darkest
+    rgba[:10, :, 3] = 255  # top half opaque
+    rgba[10:, :, 3] = 0  # bottom half transparent: paper
+    path = write(tmp_path, "alpha.png", encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    (page,) = pages(path, "png", Limits(), grey=True)
+    assert page.image.dtype == np.uint8 and page.image.shape == (20, 30)
+    assert (page.image[:10] == 40).all() and (page.image[10:] == 255).all()
