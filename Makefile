@@ -10,7 +10,7 @@ export MNIST_DIR
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings load clean
+.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ train-strings: install  ## reproduce the shipped string reader (CRNN/CTC) on syn
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
 	$(PY) -m bench.load
+
+soak: install-dev  ## 30 minutes of uploads, hostile files, killed workers, restarted servers; then checks
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf var results/*.png

@@ -35,11 +35,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web import extensions
 
     extensions.init_app(app, settings)
-    from web import api, auth, pages, review
+    from web import api, auth, openapi, pages, review
 
     auth.init_app(app)
     api.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
     return app

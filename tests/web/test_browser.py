@@ -263,3 +263,39 @@ def test_upload_watch_review_by_keyboard_and_export(browser, served, form, tmp_p
         assert not problems, problems
     finally:
         context.close()
+
+
+def test_field_images_uploaded_from_the_page(browser, served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The upload page's layout choice: "Fields" takes each image as one whole field (a
+    template then makes no sense and is turned off)."""
+    from playwright.sync_api import expect
+
+    from models import mnist
+    from synth.hands import load_writers
+    from synth.strings import field_image
+
+    service, base = served
+    data = mnist.load(None)
+    rng = np.random.default_rng(5)
+    amount = field_image("4.750.-", load_writers("test", data.x_test, data.y_test).mixture().pick(rng),
+                         rng, digit_height=32)
+    path = tmp_path / "amount.png"
+    path.write_bytes(documents.png_bytes(amount.image))
+    context = browser.new_context(viewport=VIEWPORT, base_url=base)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.select_option("#layout", "field")
+        expect(page.locator("#template")).to_be_disabled()
+        page.set_input_files("#files", str(path))
+        page.click("#send")
+        page.wait_for_url(re.compile(r"/batches/[0-9a-f]+$"), timeout=30_000)
+        batch_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+        expect(page.locator("#status")).to_have_text("done", timeout=BATCH_TIMEOUT_MS)
+    finally:
+        context.close()
+    assert service.status(batch_id)["layout"] == "field"
+    (row,) = service.csv_rows(batch_id)
+    height, width = amount.image.shape[:2]
+    assert (row["field"], row["x"], row["y"], row["width"], row["height"]) == \
+        ("field_1", "0", "0", str(width), str(height))

@@ -1,0 +1,223 @@
+"""The OpenAPI 3.1 description of every /api/ route, served at /api/openapi.json.
+
+Written out here, next to the handlers it describes, and kept true by a test that has
+schemathesis call every operation with generated requests and check every answer against it
+(`tests/web/test_openapi.py`).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from core.export import CSV_COLUMNS
+from core.schema import LAYOUTS
+
+bp = Blueprint("openapi", __name__)
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(description: str, ref: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _id(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer", "minimum": 0}}
+
+
+BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "description": "The batch's id.",
+            "schema": {"type": "string"}}
+UNAUTHORISED = _error("API_TOKEN is set and no valid 'Authorization: Bearer <token>' was sent.")
+TOO_MANY = _error("Too many wrong tokens from this client: try again after Retry-After seconds.")
+DOWN = _error("The database is not answering (Retry-After: 3).")
+COMMON = {"401": UNAUTHORISED, "429": TOO_MANY, "503": DOWN}
+COUNTS = {"type": "object", "properties": {"total": {"type": "integer"}, "done": {"type": "integer"}}}
+BOX = {"type": "object", "required": ["x", "y", "width", "height"],
+       "properties": {k: {"type": "integer"} for k in ("x", "y", "width", "height")}}
+
+SCHEMAS: dict[str, dict] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string", "description": "What is wrong, naming the file when there is one."}}},
+    "BatchCreated": {"type": "object", "required": ["id", "status", "status_url", "documents", "errors"],
+                     "properties": {
+                         "id": {"type": "string"}, "status": {"const": "queued"},
+                         "status_url": {"type": "string"}, "documents": {"type": "integer"},
+                         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentError"}},
+                         "warning": {"type": "string"}}},
+    "DocumentError": {"type": "object", "required": ["document", "error"], "properties": {
+        "document": {"type": "string"}, "error": {"type": "string"}}},
+    "BatchSummary": {"type": "object", "required": ["id", "status", "documents", "pages", "fields"],
+                     "properties": {
+                         "id": {"type": "string"},
+                         "status": {"enum": ["queued", "processing", "done", "partial", "failed"]},
+                         "documents": {"type": "object", "properties": {
+                             k: {"type": "integer"} for k in ("total", "done", "failed")}},
+                         "pages": COUNTS,
+                         "fields": {"type": "object", "properties": {
+                             k: {"type": "integer"} for k in ("total", "needs_review")}},
+                         "template": {"type": ["string", "null"]},
+                         "layout": {"enum": list(LAYOUTS)},
+                         "review_threshold": {"type": "number"},
+                         "created_at": {"type": ["string", "null"]},
+                         "finished_at": {"type": ["string", "null"]},
+                         "status_url": {"type": "string"}}},
+    "BatchStatus": {"allOf": [{"$ref": "#/components/schemas/BatchSummary"}, {
+        "type": "object", "required": ["errors"], "properties": {
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentError"}}}}]},
+    "BatchList": {"type": "object", "required": ["batches", "page", "per_page", "total", "next"],
+                  "properties": {
+                      "batches": {"type": "array", "items": {"$ref": "#/components/schemas/BatchSummary"}},
+                      "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                      "total": {"type": "integer"}, "next": {"type": ["string", "null"]}}},
+    "Documents": {"type": "object", "required": ["documents"], "properties": {
+        "documents": {"type": "array", "items": {"type": "object", "required": ["id", "name", "status"],
+                                                 "properties": {"id": {"type": "integer"},
+                                                                "name": {"type": "string"},
+                                                                "status": {"type": "string"}}}}}},
+    "Digit": {"type": "object", "required": ["value", "confidence", "box"], "properties": {
+        "value": {"type": "string"}, "confidence": {"type": "number"}, "box": BOX,
+        "alternatives": {"type": "array"}, "doubtful": {"type": "boolean"}}},
+    "Field": {"type": "object",
+              "required": ["id", "document", "page", "field", "value", "confidence", "status"],
+              "properties": {
+                  "id": {"type": "integer"}, "document": {"type": "string"},
+                  "document_id": {"type": "integer"},
+                  "page": {"type": "integer"}, "field": {"type": "string"},
+                  "kind": {"enum": ["comb", "box", "field"]}, "position": {"type": "integer"}, "box": BOX,
+                  "value": {"type": "string"}, "recognized_value": {"type": "string"},
+                  "confidence": {"type": "number"},
+                  "status": {"enum": ["auto", "needs_review", "reviewed"]}, "unreadable": {"type": "boolean"},
+                  "readings": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "reviewed_by": {"type": ["string", "null"]}, "reviewed_at": {"type": ["string", "null"]},
+                  "digits": {"type": "array", "items": {"$ref": "#/components/schemas/Digit"}},
+                  "history": {"type": "array"}, "crop_url": {"type": "string"}}},
+    "Export": {"type": "object", "required": ["batch_id", "fields"], "properties": {
+        "batch_id": {"type": "string"},
+        "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}}}},
+    "PageFields": {"type": "object", "required": ["document", "page", "width", "height", "fields"],
+                   "properties": {"document": {"type": "string"}, "page": {"type": "integer"},
+                                  "width": {"type": "integer"}, "height": {"type": "integer"},
+                                  "fields": {"type": "array"}}},
+    "ReviewQueue": {"type": "object", "required": ["left", "fields"], "properties": {
+        "left": {"type": "integer"},
+        "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}}}},
+    "Correction": {"type": "object", "properties": {
+        "value": {"type": "string", "pattern": "^[0-9]*$", "description": "The field's digits."},
+        "unreadable": {"type": "boolean"}, "reviewer": {"type": "string"}}},
+}
+
+
+def spec() -> dict:
+    """The OpenAPI 3.1 document."""
+    get, post, patch = "get", "post", "patch"
+    paths = {
+        "/api/batches": {
+            post: {"summary": "Upload a batch of scans", "operationId": "createBatch",
+                   "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                       "type": "object", "required": ["files"], "properties": {
+                           "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                           "template": {"type": "string"},
+                           "review_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                           "layout": {"enum": list(LAYOUTS), "default": "page"}}}}}},
+                   "responses": {"202": _json("Accepted: the documents are queued.", "BatchCreated"),
+                                 "400": _error("Bad input."),
+                                 "403": _error("A browser request without CSRF token."),
+                                 "413": _error("Too large, or too many files."),
+                                 "415": _error("No file of a supported type."), **COMMON}},
+            get: {"summary": "Batches, newest first", "operationId": "listBatches",
+                  "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}},
+                                 {"name": "per_page", "in": "query", "schema": {"type": "integer"}}],
+                  "responses": {"200": _json("A page of batches.", "BatchList"),
+                                "400": _error("Not a whole number."), **COMMON}}},
+        "/api/batches/{batch_id}": {get: {
+            "summary": "A batch's status and progress", "operationId": "batchStatus",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json("The batch.", "BatchStatus"), "404": _error("No such batch."),
+                          **COMMON}}},
+        "/api/batches/{batch_id}/documents": {get: {
+            "summary": "A batch's documents", "operationId": "batchDocuments", "parameters": [BATCH_ID],
+            "responses": {"200": _json("Its documents.", "Documents"), "404": _error("No such batch."),
+                          **COMMON}}},
+        "/api/batches/{batch_id}/export.csv": {get: {
+            "summary": "One CSV row per field", "operationId": "exportCsv", "parameters": [BATCH_ID],
+            "description": "Columns: " + ", ".join(CSV_COLUMNS),
+            "responses": {"200": {"description": "The CSV.",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          "404": _error("No such batch."), **COMMON}}},
+        "/api/batches/{batch_id}/export.json": {get: {
+            "summary": "Every field with its digits", "operationId": "exportJson", "parameters": [BATCH_ID],
+            "responses": {"200": _json("The fields.", "Export"), "404": _error("No such batch."), **COMMON}}},
+        "/api/documents/{document_id}/reprocess": {post: {
+            "summary": "Read a document again", "operationId": "reprocess",
+            "parameters": [_id("document_id", "The document.")],
+            "responses": {"202": {"description": "Queued.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["id", "status"]}}}},
+                "403": _error("A browser request without CSRF token."),
+                "404": _error("No readable document."), **COMMON}}},
+        "/api/documents/{document_id}/pages/{number}": {get: {
+            "summary": "A page's fields", "operationId": "pageFields",
+            "parameters": [_id("document_id", "The document."), _id("number", "The page, from 1.")],
+            "responses": {"200": _json("The page.", "PageFields"), "404": _error("No such page."),
+                          **COMMON}}},
+        "/api/documents/{document_id}/pages/{number}/image": {get: {
+            "summary": "A page's image, scaled", "operationId": "pageImage",
+            "parameters": [_id("document_id", "The document."), _id("number", "The page, from 1."),
+                           {"name": "max_width", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "JPEG.", "content": {"image/jpeg": {}}},
+                          "400": _error("Bad max_width."), "404": _error("No such page."),
+                          "422": _error("The page cannot be rendered."), **COMMON}}},
+        "/api/templates": {get: {
+            "summary": "The form templates", "operationId": "templates",
+            "responses": {"200": {"description": "Their names.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["templates"],
+                "properties": {"templates": {"type": "array", "items": {"type": "string"}}}}}}}, **COMMON}}},
+        "/api/review/next": {get: {
+            "summary": "The next fields waiting for a person", "operationId": "reviewNext",
+            "parameters": [{"name": "batch", "in": "query", "schema": {"type": "string"}},
+                           {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                           {"name": "count", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": _json("Fields to review.", "ReviewQueue"),
+                          "400": _error("Not a whole number."), **COMMON}}},
+        "/api/fields/{field_id}": {
+            get: {"summary": "A field, its digits and its history", "operationId": "field",
+                  "parameters": [_id("field_id", "The field.")],
+                  "responses": {"200": _json("The field.", "Field"), "404": _error("No such field."),
+                                **COMMON}},
+            patch: {"summary": "A person's reading of a field", "operationId": "correct",
+                    "parameters": [_id("field_id", "The field.")],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/Correction"}}}},
+                    "responses": {"200": _json("The field as corrected.", "Field"),
+                                  "400": _error("Not digits, or unreadable not a boolean."),
+                                  "403": _error("A browser request without CSRF token."),
+                                  "404": _error("No such field."), **COMMON}}},
+        "/api/fields/{field_id}/crop.png": {get: {
+            "summary": "The field's crop", "operationId": "crop",
+            "parameters": [_id("field_id", "The field.")],
+            "responses": {"200": {"description": "PNG.", "content": {"image/png": {}}},
+                          "404": _error("No such field."), "422": _error("The page cannot be rendered."),
+                          **COMMON}}},
+        "/api/openapi.json": {get: {
+            "summary": "This description", "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {}}},
+                          **COMMON}}},
+    }
+    return {"openapi": "3.1.0",
+            "info": {"title": "Digits", "version": "1",
+                     "description": "Batch digit recognition for scanned forms and cheques."},
+            "servers": [{"url": "/"}],
+            "security": [{"bearer": []}, {}],
+            "components": {"schemas": SCHEMAS,
+                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                          "description": "API_TOKEN, when it is set."}}},
+            "paths": paths}
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    return jsonify(spec())
