@@ -24,7 +24,6 @@ log = logging.getLogger("worker")
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
     dispose_all()  # connections inherited through fork are the parent's: never share them
-    stopping.in_pool_process()
     from worker.recognition import reader_for
 
     reader = reader_for(settings)  # now, not in the first task

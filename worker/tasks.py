@@ -8,7 +8,7 @@ from celery import Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from worker import documents
+from worker import documents, stopping
 from worker.app import celery_app, settings
 from worker.celery_app import PROCESS_DOCUMENT
 from worker.recognition import reader_for
@@ -32,7 +32,9 @@ def _transient(exc: BaseException) -> bool:
 def process_document(self: Task, document_id: int) -> None:
     try:
         reader = reader_for(settings)
-        if documents.process_document(settings, document_id, reader) == documents.HANDED_BACK:
+        with stopping.reading():
+            outcome = documents.process_document(settings, document_id, reader)
+        if outcome == documents.HANDED_BACK:
             raise Reject("the worker is stopping: handed back", requeue=True)
     except Reject:
         raise
