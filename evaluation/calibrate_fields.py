@@ -1,11 +1,13 @@
 """`python -m evaluation.calibrate_fields`: fit how readers' opinions combine, and the confidence.
 
-On fields written by the CALIBRATION writers only (UNIPEN's calibration half, optdigits'
-validation digits, MNIST's test digits; never a training writer, never a test writer, never a
-real cheque), for each kind of field read whole:
+On fields never used to evaluate (the CALIBRATION writers: UNIPEN's calibration half,
+optdigits' validation digits, MNIST's test digits; for open boxes also MNIST's training
+digits; never a test writer, never a real cheque), for each kind of field read whole:
 - "field": images that are one whole field (`synth.strings`: amounts on plain and security
   paper), read as `layout=field` reads them;
-- "box": open boxes on generated pages written by the same hands.
+- "box": open boxes on generated pages: a third written by MNIST's training digits (the glyph
+  classifier's own writers), a third by the calibration writers, a third by them in the hard
+  page style.
 It fits the readers' weights in the product (highest share of fields right, then highest
 likelihood of the truth), then a logistic model of the combined confidence
 (`reading.combine.FEATURES`), and writes both to `models/weights/combination.json`.
@@ -60,20 +62,25 @@ def field_samples(reader, count: int, seed: int) -> list[Sample]:  # type: ignor
 
 
 def box_samples(reader, pages: int, seed: int) -> list[Sample]:  # type: ignore[no-untyped-def]
-    """Open boxes of generated pages written by the calibration writers."""
+    """Open boxes of generated pages, a third each: MNIST's training digits in our usual page
+    style (the glyph classifier's own writers), the calibration writers in the usual style,
+    and the calibration writers in the hard style."""
     from models import mnist
     from segmentation.boxes import iou
     from segmentation.fieldread import field_opinions
     from segmentation.pipeline import segment_fields
     from synth.hands import HandDigits, load_writers
     from synth.pages import make_page
+    from synth.render import DigitSource
 
     data = mnist.load(None)
-    digits = HandDigits(load_writers("calibration", data.x_test, data.y_test).mixture())
+    others = HandDigits(load_writers("calibration", data.x_test, data.y_test).mixture())
+    sources = [(DigitSource(data.x_train, data.y_train), None), (others, None), (others, "hard")]
     rng = np.random.default_rng(seed)
     out = []
-    for _ in range(pages):
-        page = make_page(digits, rng)  # type: ignore[arg-type]
+    for number in range(pages):
+        digits, style = sources[number % len(sources)]
+        page = make_page(digits, rng, style=style)  # type: ignore[arg-type]
         fields, _, _, _ = segment_fields(page.image)
         read = field_opinions(fields, reader._classify, reader.lines)
         for truth in (t for t in page.fields if t.kind == "box"):

@@ -1,0 +1,46 @@
+"""Fields with no drawn box: a whole image, or a region of a page; and what line readers see of
+a drawn box (its inside, lines erased)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segmentation.fields import field_structure, inside_image
+from segmentation.pipeline import read_field, segment_fields
+
+
+def _written(text: str, size: tuple[int, int] = (50, 180)) -> np.ndarray:
+    image = np.full(size, 235, np.uint8)
+    cv2.putText(image, text, (8, size[0] - 12), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 30, 3, cv2.LINE_AA)
+    return image
+
+
+def test_a_field_image_is_one_field_whose_box_is_the_whole_image(classify) -> None:  # type: ignore[no-untyped-def]
+    image = _written("3051")
+    page = read_field(image, classify)
+    (field,) = page.fields
+    assert (field.name, field.kind, field.box) == ("field_1", "field", (0, 0, 180, 50))
+    assert (page.width, page.height) == (180, 50)
+    for digit in field.digits:  # digit boxes lie inside the image, left to right
+        x, y, w, h = digit.box
+        assert 0 <= x and x + w <= 180 + 2 and 0 <= y and y + h <= 50 + 2
+    assert [d.box[0] for d in field.digits] == sorted(d.box[0] for d in field.digits)
+
+
+def test_a_region_of_a_page_maps_its_boxes_back_to_the_page() -> None:
+    s = field_structure(np.full((40, 100), 255, np.uint8), origin=(300, 200))
+    assert s.frame.box_to_page(2, 2, 102, 42) == (300, 200, 100, 40)  # the image, on the page
+    assert s.kind == "box" and s.inside_height >= 40
+
+
+def test_line_readers_see_the_inside_of_a_box_without_its_lines() -> None:
+    page = np.full((200, 400), 245, np.uint8)
+    cv2.rectangle(page, (50, 50), (350, 130), 20, 3)
+    cv2.putText(page, "27", (150, 115), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 30, 4, cv2.LINE_AA)
+    (field,), *_ = segment_fields(page)
+    inside = inside_image(field.structure)
+    dark = inside < 128
+    assert dark.any()  # the digits are there
+    assert not dark[:3].any() and not dark[-3:].any()  # the top and bottom lines are not
+    assert not dark[:, :3].any() and not dark[:, -3:].any()  # nor the walls

@@ -1,0 +1,76 @@
+"""One value decided for a field read by every reader, and the trust rules kept on top."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reading.combine import Calibration, CtcOpinion
+from reading.ctc import FILLER
+from segmentation.fields import MARGIN, field_structure
+from segmentation.results import DigitResult
+from segmentation.vote import UNREAD_INK_CONFIDENCE, CutReading, Placement, cut_opinion, decide
+
+CALIBRATION = Calibration({"cut": 1.0, "a": 1.0, "b": 1.0}, (0.5, 2.0, 2.0, 0.05), -1.0)
+
+
+def _reads(value: str, frames_per_digit: int = 3, sure: float = 0.97) -> np.ndarray:
+    frames = [FILLER]
+    for c in value:
+        frames += [int(c)] * frames_per_digit + [FILLER]
+    folded = np.full((len(frames), 11), (1 - sure) / 10)
+    folded[np.arange(len(frames)), frames] = sure
+    return folded
+
+
+def _cut(value: str, unread: bool = False, inked: bool = True) -> CutReading:
+    probs = np.full((len(value), 10), 0.01 / 9)
+    probs[np.arange(len(value)), [int(c) for c in value]] = 0.99
+    digits = tuple(DigitResult(c, 0.99, (10 * i, 0, 10, 20), (), np.zeros((28, 28), np.float32))
+                   for i, c in enumerate(value))
+    return CutReading(digits, probs, 0.99 ** len(value), 1.0, unread, inked)
+
+
+def _field(width: int = 120, height: int = 40):  # type: ignore[no-untyped-def]
+    image = np.full((height, width), 255, np.uint8)
+    return field_structure(image), Placement(MARGIN, MARGIN, width, height)
+
+
+def test_agreeing_readers_keep_the_cut_readers_digits() -> None:
+    s, place = _field()
+    cut = _cut("407")
+    value, confidence, digits, readings = decide(
+        s, cut, [cut_opinion(cut), CtcOpinion("a", _reads("407")), CtcOpinion("b", _reads("407"))],
+        place, CALIBRATION)
+    assert value == "407" and digits == cut.digits
+    assert dict(readings) == {"cut": "407", "a": "407", "b": "407"}
+    assert confidence > 0.9
+
+
+def test_when_the_line_readers_win_their_digits_are_placed_where_they_read_them() -> None:
+    s, place = _field(width=120)
+    cut = _cut("47")  # the cut reader ran two digits together
+    value, confidence, digits, _ = decide(
+        s, cut, [cut_opinion(cut), CtcOpinion("a", _reads("407")), CtcOpinion("b", _reads("407"))],
+        place, CALIBRATION)
+    assert value == "407" and [d.value for d in digits] == ["4", "0", "7"]
+    lefts = [d.box[0] for d in digits]
+    assert lefts == sorted(lefts) and all(0 <= x < 120 for x in lefts)  # left to right, in the image
+    assert all(d.glyph.shape == (28, 28) for d in digits)
+
+
+def test_ink_no_reader_reads_is_never_a_sure_result() -> None:
+    s, place = _field()
+    cut = _cut("", inked=True)  # digit-sized ink, nothing read
+    value, confidence, digits, _ = decide(
+        s, cut, [cut_opinion(cut), CtcOpinion("a", _reads("")), CtcOpinion("b", _reads(""))],
+        place, CALIBRATION)
+    assert value == "" and confidence <= UNREAD_INK_CONFIDENCE
+
+
+def test_ink_left_out_by_the_cut_reader_and_by_all_others_goes_to_review() -> None:
+    s, place = _field()
+    cut = _cut("12", unread=True)  # a third, digit-sized mark was read as no digit
+    value, confidence, _, _ = decide(
+        s, cut, [cut_opinion(cut), CtcOpinion("a", _reads("12")), CtcOpinion("b", _reads("12"))],
+        place, CALIBRATION)
+    assert value == "12" and confidence <= UNREAD_INK_CONFIDENCE
