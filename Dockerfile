@@ -47,4 +47,4 @@ EXPOSE 8000
 
 # The web. The worker runs the same image with:
 #   celery -A worker.app worker --loglevel INFO --concurrency 2 --queues documents
-CMD ["gunicorn", "web.wsgi:app", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "300"]
+CMD ["gunicorn", "web.wsgi:app", "--bind", "0.0.0.0:8000", "--worker-class", "web.server.TimedThreadWorker", "--workers", "2", "--threads", "4", "--timeout", "300"]

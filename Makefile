@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(wildcard ../shared/data/mnist)
 export MNIST_DIR
 
+STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the shipped weights had
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
@@ -55,10 +56,12 @@ train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on
 	$(PY) -m models.train --arch cnn --epochs 6 --batch-size 128 --learning-rate 0.0005 --seed 3 \
 		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
 
-train-strings: install  ## reproduce the shipped string reader (CRNN/CTC) on synthetic written numbers
-	$(PY) -m models.train_strings --samples 150000 --epochs 2 --seed 1 --learning-rate 0.001
-	$(PY) -m models.train_strings --samples 300000 --epochs 1 --seed 2 --learning-rate 0.0007 \
+train-strings: install  ## the string reader (CRNN/CTC) in the three stages the shipped one had
+	$(PY) -m models.train_strings --samples 150000 --epochs 4 --stop-after 2 --seed 1 --learning-rate 0.001
+	$(PY) -m models.train_strings --samples 300000 --epochs 4 --stop-after 1 --seed 2 --learning-rate 0.0007 \
 		--init-from models/weights/strings.keras
+	$(PY) -m models.train_strings --samples 400000 --epochs 3 --stop-after $(STRINGS_LAST_EPOCHS) --seed 3 \
+		--learning-rate 0.0007 --init-from models/weights/strings.keras
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
 	$(PY) -m bench.load

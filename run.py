@@ -22,6 +22,7 @@ def main() -> int:
     python = sys.executable
     web = subprocess.Popen([
         python, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{settings.host}:{settings.port}",
+        "--worker-class", "web.server.TimedThreadWorker",
         "--workers", str(settings.web_processes), "--threads", "4", "--timeout", "300",
         "--graceful-timeout", "30", "--log-level", "info"])
     worker = subprocess.Popen([

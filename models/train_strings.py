@@ -37,7 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300_000, help="synthetic training fields")
     parser.add_argument("--validation", type=int, default=3000, help="held-out-writer fields")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of the learning-rate schedule")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many epochs of the schedule (how the shipped reader's "
+                             "stages were run)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=1)
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     history = []
     best = -1.0
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    for epoch in range(args.epochs):
+    for epoch in range(min(args.epochs, args.stop_after or args.epochs)):
         epoch_started, losses = time.time(), []
         for k, batch in enumerate(batches(train, args.batch_size, rng)):
             x, y, lengths, frames = to_arrays(batch)
@@ -181,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         "validation_exact": best, "history": history,
         "training": {"command": "python -m models.train_strings "
                                 + " ".join(argv if argv is not None else sys.argv[1:]),
-                     "samples": args.samples, "epochs": args.epochs, "batch_size": args.batch_size,
+                     "samples": args.samples, "epochs": args.epochs, "stop_after": args.stop_after,
+                     "batch_size": args.batch_size,
                      "learning_rate": args.learning_rate, "seed": args.seed, "stride": STRIDE,
                      "parameters": int(model.count_params()),
                      "seconds": round(time.time() - started, 1),
