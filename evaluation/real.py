@@ -53,18 +53,37 @@ class Result:
         errors = sum(min(len(t), edit_distance(v, t)) for t, v in zip(self.truths, self.values))
         rows = [Scored("field", t, v, c) for t, v, c in zip(self.truths, self.values, self.confidences)]
         best = auto_accept(rows, [])["best"]
+        right = np.array([t == v for t, v in zip(self.truths, self.values)])
+        confidence = np.array(self.confidences, np.float64)
         return {"name": self.name, "fields": len(self.truths),
                 "exact": sum(t == v for t, v in zip(self.truths, self.values)) / n,
+                "calibration_error": calibration_error(confidence, right),
+                "wrong_above_0.95": int(((~right) & (confidence > 0.95)).sum()),
                 "digit_accuracy": 1 - errors / max(1, digits),
                 "straight_through": best["accepted_share"] if best else 0.0,
                 "threshold": best["threshold"] if best else None,
                 "fields_per_second": len(self.truths) / max(self.seconds, 1e-9)}
 
 
+def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |share right − mean confidence| over equal-width bins,
+    weighted by how many fields fall in each."""
+    if len(confidence) == 0:
+        return 0.0
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            total += members.sum() * abs(right[members].mean() - confidence[members].mean())
+    return float(total / len(confidence))
+
+
 def print_row(r: dict) -> None:
     threshold = f"{r['threshold']:.4f}" if r["threshold"] is not None else "  none"
     print(f"{r['name']:34s} exact {r['exact']:7.2%}  digits {r['digit_accuracy']:7.2%}  "
           f"straight through {r['straight_through']:7.2%} at {threshold}  "
+          f"calibration error {r['calibration_error']:.3f}, {r['wrong_above_0.95']} wrong above 0.95  "
           f"{r['fields_per_second']:7.1f} fields/s  ({r['fields']})", flush=True)
 
 
