@@ -14,7 +14,7 @@ import numpy as np
 from reading.combine import Calibrations, LineReader, Opinion
 from segmentation import cut, split, vote
 from segmentation.boxes import Structure
-from segmentation.fields import MARGIN, field_structure, inside_image
+from segmentation.fields import MARGIN, field_structure, ink_extent, inside_image
 from segmentation.results import Box, DigitResult, FieldResult
 from segmentation.split import Classify
 
@@ -79,10 +79,16 @@ class CutField:
         return inside, vote.Placement(max(x0, 0), max(y0, 0), inside.shape[1], inside.shape[0])
 
 
-def undrawn_field(image: np.ndarray, box: Box) -> CutField:
-    """The region `box` of the page (or the whole image) read as a field with no drawn box."""
+def undrawn_field(image: np.ndarray, box: Box, to_ink: bool = False) -> CutField:
+    """The region `box` of the page (or the whole image) read as a field with no drawn box;
+    `to_ink`: what is read is the region cut to its ink (`fields.ink_extent`), the field's
+    box stays the region."""
     x, y, w, h = box
     crop = image[y : y + h, x : x + w]
+    extent = ink_extent(crop) if to_ink else None
+    if extent is not None:
+        ex, ey, ew, eh = extent
+        crop, x, y = crop[ey : ey + eh, ex : ex + ew], x + ex, y + ey
     s = field_structure(crop, (x, y))
     return CutField(s, cut.box_pieces(s), image=crop, box=box)
 

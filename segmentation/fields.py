@@ -12,6 +12,7 @@ image with ink dark on white.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from reading.lines import darkness as paper_darkness
@@ -19,6 +20,20 @@ from segmentation.boxes import Frame, Structure
 from segmentation.cut import LINE_MARGIN, WEAK_INK, erase_lines
 
 MARGIN = 2  # blank paper put around a field image; its virtual lines lie in it
+# A template region is drawn generously around where people write: read at the region's size,
+# the writing fills a small part of the line readers' fixed-height input (an amount 45 px tall
+# in a 180 px high region was read "10" for "1800", alone "1800"). So a region is cut to its
+# ink first, with this margin around the ink, a share of the ink's height: the field images
+# the string reader was trained on have 0.03-0.45 of the digit height above and below and
+# 0-1.2 beside (synth.strings.field_image).
+INK_MARGIN = 0.25
+# Ink, for that extent: darkness at least this (reading.lines.darkness stretches ink proper
+# near 1, paper near 0) ...
+EXTENT_INK = 0.5
+# ... in marks of at least this share of the largest mark's area: specks, dust and security
+# print's dots do not widen the extent; a separator dot next to digits 30 px tall (~15 px²
+# against ~150 px² for a digit) does.
+EXTENT_MIN_SHARE = 0.05
 
 
 def field_structure(image: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Structure:
@@ -32,6 +47,25 @@ def field_structure(image: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stru
     frame = Frame(np.float64([[1, 0, MARGIN - x], [0, 1, MARGIN - y]]), (w + 2 * MARGIN, h + 2 * MARGIN))
     last_row, last_col = h + 2 * MARGIN - 1, w + 2 * MARGIN - 1
     return Structure(frame, (0, 0), (last_row, last_row), ((0, 0), (last_col, last_col)), 0.0, padded)
+
+
+def ink_extent(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of the image's ink with INK_MARGIN around it, inside the image; None for
+    an image with no ink."""
+    marks = (paper_darkness(image) >= EXTENT_INK).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+    if count <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    kept = stats[1:][areas >= EXTENT_MIN_SHARE * areas.max()]
+    x0, y0 = kept[:, cv2.CC_STAT_LEFT].min(), kept[:, cv2.CC_STAT_TOP].min()
+    x1 = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
+    y1 = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
+    margin = max(2, int(round(INK_MARGIN * (y1 - y0))))
+    h, w = marks.shape
+    x0, y0 = max(0, x0 - margin), max(0, y0 - margin)
+    x1, y1 = min(w, x1 + margin), min(h, y1 + margin)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
 def inside_image(s: Structure) -> np.ndarray:

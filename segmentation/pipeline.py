@@ -90,7 +90,7 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
     undrawn = template.undrawn_boxes(width, height) if template else []
     if undrawn:  # a region read whole replaces whatever boxes were found in it
         fields = [f for f in fields if not any(_centre_in(f.page_box, box) for box in undrawn)]
-        fields += [fieldread.undrawn_field(image, box) for box in undrawn]
+        fields += [fieldread.undrawn_field(image, box, to_ink=True) for box in undrawn]
     timings["segment"] = time.perf_counter() - started
     boxes = [f.page_box for f in fields]
     order = reading_order(boxes)

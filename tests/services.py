@@ -3,6 +3,7 @@ Celery worker process on given settings, with a Flask client beside it."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -81,20 +82,15 @@ def redis_url() -> Iterator[str]:
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a process see `settings`."""
+    """Environment variables that make a process see `settings`: every one of them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BROKER_URL"))}
-    env.update({
-        "DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url,
-        "BROKER_URL": settings.broker_url, "SECRET_KEY": settings.secret_key,
-        "SWEEP_INTERVAL_S": str(settings.sweep_interval_s),
-        "STALE_AFTER_S": str(settings.stale_after_s),
-        "BROKER_VISIBILITY_TIMEOUT_S": str(settings.broker_visibility_timeout_s),
-        "TASK_MAX_RETRIES": str(settings.task_max_retries),
-        "TASK_RETRY_BACKOFF_S": str(settings.task_retry_backoff_s),
-        "MAX_PAGES_PER_DOCUMENT": str(settings.max_pages_per_document),
-        "MAX_PAGE_PIXELS": str(settings.max_page_pixels),
-        "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-    })
+    for setting in dataclasses.fields(Settings):
+        name, value = setting.name.upper(), getattr(settings, setting.name)
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    env.update({"PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
     return env
 
 

@@ -164,6 +164,10 @@ def page_fields(document_id: int, number: int) -> Response | tuple[Response, int
 
 @bp.get("/documents/<int:document_id>/pages/<int:number>/image")
 def page_image(document_id: int, number: int) -> Response | tuple[Response, int]:
+    try:
+        max_width = query_int("max_width", 1400, 1, 20000)
+    except ValueError as exc:
+        return error(400, f"{exc} (pixels)")
     doc = db().get(Document, document_id)
     if doc is None or doc.sha256 is None or not doc.page_count or not 1 <= number <= doc.page_count:
         return error(404, f"no page {number} in document {document_id}")
@@ -173,10 +177,6 @@ def page_image(document_id: int, number: int) -> Response | tuple[Response, int]
         pixels = images.page_pixels(settings(), doc.sha256, KINDS.get(doc.media_type or "", ""), number)
     except Exception as exc:  # noqa: BLE001 - the worker recorded why; say it again
         return error(422, f"{doc.name}: page {number} cannot be shown ({exc})")
-    try:
-        max_width = query_int("max_width", 1400, 1, 20000)
-    except ValueError as exc:
-        return error(400, f"{exc} (pixels)")
     shown, _ = images.view(pixels, max_width)
     response = Response(images.encode_jpeg(shown), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segmentation.fields import field_structure, inside_image
+from segmentation.fieldread import undrawn_field
+from segmentation.fields import INK_MARGIN, field_structure, ink_extent, inside_image
 from segmentation.pipeline import read_field, segment_fields
 
 
@@ -44,3 +45,21 @@ def test_line_readers_see_the_inside_of_a_box_without_its_lines() -> None:
     assert dark.any()  # the digits are there
     assert not dark[:3].any() and not dark[-3:].any()  # the top and bottom lines are not
     assert not dark[:, :3].any() and not dark[:, -3:].any()  # nor the walls
+
+
+def test_a_region_is_read_cut_to_its_ink_and_keeps_its_box() -> None:
+    """A generous template region: its writing, with a margin, is what is read (specks and
+    dust left out); the field's box stays the region."""
+    page = np.full((400, 600), 240, np.uint8)
+    page[200:240, 300:420] = 30  # the writing: 120 x 40 px
+    page[150:152, 250:252] = 30  # a speck in the region
+    region = (200, 100, 350, 250)
+    x, y, w, h = region
+    extent = ink_extent(page[y : y + h, x : x + w])
+    margin = round(INK_MARGIN * 40)
+    assert extent == (300 - x - margin, 200 - y - margin, 120 + 2 * margin, 40 + 2 * margin)
+    field = undrawn_field(page, region, to_ink=True)
+    assert field.box == region and field.image is not None
+    assert field.image.shape == (40 + 2 * margin, 120 + 2 * margin)
+    assert ink_extent(np.full((50, 80), 240, np.uint8)) is None
+    assert undrawn_field(page, region).image.shape == (h, w)  # field images are read whole
