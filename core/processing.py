@@ -110,10 +110,13 @@ def fail(session: Session, document_id: int, message: str) -> None:
 
 def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
          template: Template | None, on_page: Callable[[int | None, int], None],
-         should_stop: Callable[[], bool] = lambda: False) -> list[PageOutcome]:
+         should_stop: Callable[[], bool] = lambda: False,
+         stops: tuple[type[BaseException], ...] = ()) -> list[PageOutcome]:
     """Every page of the document read; a page that fails is recorded with its error and the
     rest goes on, `on_page(total, done)` told as pages finish. Raises UnreadableFile when the
-    file as a whole cannot be read, Interrupted when `should_stop()` says so between pages."""
+    file as a whole cannot be read, Interrupted when `should_stop()` says so between pages;
+    exceptions of the `stops` types (a time limit for the document) are no page's failure:
+    they stop the document and are raised again."""
     path = storage.path(job.sha256)
     if not path.is_file():
         raise UnreadableFile("the stored original is missing from the data directory")
@@ -132,6 +135,8 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
         else:
             try:
                 outcomes.append(PageOutcome(page.number, read_page(page.image, template)))
+            except stops:
+                raise
             except Exception as exc:  # noqa: BLE001 - a bad page never stops the document
                 log.exception("%s: page %d could not be read", job.name, page.number)
                 problem = f"page {page.number}: could not be read ({type(exc).__name__}: {exc})"

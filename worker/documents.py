@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 
 from core import processing
@@ -48,7 +49,8 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         try:
             read_started = time.perf_counter()
             outcomes = processing.read(job, Storage(settings.originals_dir), Limits.of(settings),
-                                       read_page, template, on_page, stopping.stop_requested)
+                                       read_page, template, on_page, stopping.stop_requested,
+                                       stops=(SoftTimeLimitExceeded,))
         except UnreadableFile as exc:
             return _fail(settings, job, f"{job.name}: {exc}")
         except processing.Interrupted as exc:

@@ -10,6 +10,15 @@ import pytest
 
 from models import train
 from models.calibration import expected_calibration_error, fit_temperature, softmax
+from models.inference import DEFAULT_MODEL_PATH
+
+# The shipped classifier's MNIST test accuracy may not fall under this. It was 99.69% until
+# the classifier was fine-tuned on other writers' digits (issue 12: UNIPEN test writers
+# 98.23 -> 99.06%, optdigits' other writers 97.33 -> 99.33%), which cost MNIST 0.18 point
+# (99.51%). Interpolating the weights of the two (WiSE-FT, 2026-12-02) gave no model with
+# both: at 0.9 of the new one, MNIST +0.06 point and optdigits -0.05. A trade-off chosen for
+# the users' paper, recorded here, not a loosened target: any further fall fails.
+MNIST_TEST_FLOOR = 0.995
 
 
 @pytest.mark.slow
@@ -51,7 +60,10 @@ def test_evaluate_command(tmp_path: Path, mnist_dir: Path | None, mnist, capsys)
     source = ["--mnist-dir", str(mnist_dir)] if mnist_dir else []
     metrics = evaluate.main(["--json", "--pipeline-pages", "0", "--results-dir", str(tmp_path), *source])
     printed = json.loads(capsys.readouterr().out)
-    assert printed["mnist_test"]["accuracy"] == metrics["mnist_test"]["accuracy"] >= 0.996
+    accuracy = printed["mnist_test"]["accuracy"]
+    assert accuracy == metrics["mnist_test"]["accuracy"] >= MNIST_TEST_FLOOR
+    shipped = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())  # the model's card
+    assert accuracy == pytest.approx(shipped["mnist_test"]["accuracy"], abs=0.0005)
     assert printed["mnist_test"]["ece_after_scaling"] <= 0.01
     assert set(printed["per_class"]) == {str(d) for d in range(10)}
     assert len(printed["confusion_matrix"]) == 10
