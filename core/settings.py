@@ -67,6 +67,9 @@ class Settings:
     broker_visibility_timeout_s: int = 600
     sweep_interval_s: float = 30.0
     stale_after_s: int = 300  # a reader silent this long (no page finished) is taken for dead
+    # A queued document whose queue has been empty this long has lost its message (the broker
+    # restarted empty, or a killed worker had taken it): a minute, far over a message's trip.
+    lost_after_s: int = 60
     broker_timeout_s: float = 3.0
 
     @classmethod

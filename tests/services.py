@@ -212,8 +212,10 @@ def start_service(data_dir: Path, concurrency: int = 1, **overrides: object) -> 
 
     templates = data_dir / "form_templates"  # a copy: tests may add templates of their own
     shutil.copytree(Settings().form_templates_dir, templates, dirs_exist_ok=True)
+    # Recovery within seconds, not the minutes of production's defaults: a lost message after
+    # 15 s of empty queue, a silent reader's broker message after 20 s.
     base = {"sweep_interval_s": 2.0, "broker_visibility_timeout_s": 20, "task_retry_backoff_s": 1,
-            "form_templates_dir": templates}
+            "lost_after_s": 15, "form_templates_dir": templates}
     base.update(overrides)
     settings = Settings.from_env({}, data_dir=data_dir, **base)
     upgrade(settings)

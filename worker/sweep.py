@@ -29,7 +29,6 @@ from core.settings import Settings
 from worker.celery_app import PROCESS_DOCUMENT, QUEUE, forget_delivered
 
 log = logging.getLogger(__name__)
-LOST_AFTER_S = 60  # a queued document's message is presumed lost this long after an empty queue
 # A document being read whose lock nobody holds has lost its reader. Its lock is only tried once
 # it has been silent this long: longer than a retry's back-off (2-8 s by default), during which
 # a live task holds no lock.
@@ -62,7 +61,7 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
     if waiting is None:
         return 0  # the broker is down: nothing can be handed over now
     stale = now - timedelta(seconds=settings.stale_after_s)
-    lost = now - timedelta(seconds=LOST_AFTER_S)
+    lost = now - timedelta(seconds=settings.lost_after_s)
     conditions = [(Document.status == QUEUED) & Document.enqueued_at.is_(None),
                   (Document.status == PROCESSING) & (Document.heartbeat_at < stale)]
     if waiting == 0:

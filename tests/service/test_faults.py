@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -66,9 +67,22 @@ def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# Each fault happens on an idle machine and with every core kept busy, on Redis and on the
+# embedded broker, and in each of its own ways (a whole worker or its pool process killed...).
+# Not every combination: for three two-way conditions that took 15 of the suite's 20 minutes.
+# A covering set instead, in which every pair of conditions meets in some run (the four runs
+# of an orthogonal array L4(2^3)); a fault that fails only under one pair of conditions is
+# still caught.
+def covering(way: tuple[str, str]) -> list[Any]:
+    """The four runs of L4(2^3) for one two-way condition of the test's own, load and broker."""
+    a, b = way
+    runs = [(a, "idle", "redis"), (a, "loaded", "embedded"), (b, "idle", "embedded"), (b, "loaded", "redis")]
+    return [pytest.param(*run, id="-".join(run)) for run in runs]
+
+
 @pytest.fixture(params=["idle", "loaded"])
 def load(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each fault test runs on an idle machine and with every core kept busy."""
+    """A fault test's machine: idle, or with every core kept busy."""
     if request.param == "idle":
         yield request.param
         return
@@ -82,7 +96,8 @@ def broker(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("redis_broker") if request.param == "redis" else ""
 
 
-@pytest.mark.parametrize("kill", ["whole worker", "pool process"])
+@pytest.mark.parametrize(("kill", "load", "broker"), covering(("whole worker", "pool process")),
+                         indirect=["load", "broker"])
 def test_a_worker_killed_mid_document_is_redone_exactly_once(
         kill, load, broker, long_tiff, short_png, pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     content, fields = long_tiff
@@ -159,6 +174,8 @@ def test_the_broker_down_at_upload_loses_nothing(load, short_png, pg_url, tmp_pa
                 assert status["documents"] == {"total": 2, "done": 2, "failed": 0}
 
 
+@pytest.mark.parametrize(("load", "broker"), [("idle", "redis"), ("loaded", "embedded")],
+                         ids=["idle-redis", "loaded-embedded"], indirect=True)
 def test_a_document_that_keeps_killing_its_worker_is_given_up(load, broker, short_png, long_tiff, pg_url,
                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
     content, _ = long_tiff
@@ -231,7 +248,8 @@ def test_the_database_restarted_under_load(load, long_tiff, short_png, pg_url, r
         service.worker.stop()
 
 
-@pytest.mark.parametrize("target", ["main process", "process group"])
+@pytest.mark.parametrize(("target", "load", "broker"), covering(("main process", "process group")),
+                         indirect=["load", "broker"])
 def test_a_stopped_worker_hands_its_document_back_at_once(target, load, broker, long_tiff, short_png,
                                                           pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """SIGTERM mid-document: the worker ends within seconds (not at a graceful timeout), the
