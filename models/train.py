@@ -7,6 +7,7 @@ under `results/`. The shipped weights were made by `make train`; the README give
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="training digits held out to choose the temperature")
     parser.add_argument("--limit", type=int, default=None,
                         help="train on only this many digits (smoke tests)")
+    parser.add_argument("--test-limit", type=int, default=None,
+                        help="evaluate on only this many MNIST test digits (smoke tests)")
     parser.add_argument("--extra", type=Path, action="append", default=[],
                         help="reviewed glyphs exported by the service (.npz: glyphs, labels)")
     parser.add_argument("--init-from", type=Path, default=None,
@@ -50,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="synthetic pages (training digits) cut by the segmentation for "
                              "training glyphs; 0 for none")
     return parser.parse_args(argv)
+
+
+def _held_pages(pipeline_pages: int) -> int:
+    """Synthetic pages of held-out digits for validation and evaluation: a twelfth of the
+    training pages, at least 25 (fewer only when training itself has fewer: smoke runs)."""
+    return min(pipeline_pages, max(25, pipeline_pages // 12))
 
 
 def load_extra(paths: list[Path]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"cutting glyphs from {args.pipeline_pages} synthetic pages…", flush=True)
         pipeline = harvest(x_train, y_train, args.pipeline_pages, args.seed)
         val_pipeline = harvest(data.x_train[val_idx], data.y_train[val_idx],
-                               max(25, args.pipeline_pages // 12), args.seed + 1)
+                               _held_pages(args.pipeline_pages), args.seed + 1)
         print(f"{len(pipeline[0])} training and {len(val_pipeline[0])} validation glyphs", flush=True)
     hands = held_hands = None
     if args.hands_share:
@@ -140,8 +149,11 @@ def main(argv: list[str] | None = None) -> dict:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     plots.training_curves(history.history, args.results_dir / "training_curves.png")
     classify = lambda x: shipped(x, training=False).numpy()  # noqa: E731
+    if args.test_limit:
+        data = dataclasses.replace(data, x_test=data.x_test[: args.test_limit],
+                                   y_test=data.y_test[: args.test_limit])
     metrics = report.evaluate(classify, data, temperature, args.results_dir,
-                              pipeline_pages=max(25, args.pipeline_pages // 12) if args.pipeline_pages else 0)
+                              pipeline_pages=_held_pages(args.pipeline_pages) if args.pipeline_pages else 0)
     metrics["validation"] = {
         "ece_before_scaling": calibration.expected_calibration_error(
             calibration.softmax(val_logits), y_val),

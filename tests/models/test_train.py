@@ -26,7 +26,7 @@ def test_training_smoke_run(tmp_path: Path, mnist_dir: Path | None, mnist) -> No
     source = ["--mnist-dir", str(mnist_dir)] if mnist_dir else []
     output = tmp_path / "model.keras"
     results = tmp_path / "results"
-    metrics = train.main(["--epochs", "1", "--limit", "1500", "--pipeline-pages", "25",
+    metrics = train.main(["--epochs", "1", "--limit", "1500", "--pipeline-pages", "6", "--test-limit", "2000",
                           "--batch-size", "64", *source,
                           "--output", str(output), "--results-dir", str(results)])
     assert output.exists() and output.with_suffix(".json").exists()
@@ -35,10 +35,10 @@ def test_training_smoke_run(tmp_path: Path, mnist_dir: Path | None, mnist) -> No
     for name in ("training_curves.png", "confusion_matrix.png", "sample_predictions.png",
                  "worst_mistakes.png", "reliability.png", "metrics.json"):
         assert (results / name).stat().st_size > 1000, name
-    assert 0.0 <= metrics["mnist_test"]["accuracy"] <= 1.0
+    assert 0.0 <= metrics["mnist_test"]["accuracy"] <= 1.0 and metrics["mnist_test"]["count"] == 2000
     assert metrics["temperature"] > 0
     mlp = train.main(["--arch", "mlp", "--epochs", "1", "--limit", "500", "--pipeline-pages", "0",
-                      *source, "--output", str(tmp_path / "mlp.keras"),
+                      "--test-limit", "1000", *source, "--output", str(tmp_path / "mlp.keras"),
                       "--results-dir", str(tmp_path / "mlp")])
     assert mlp["training"]["arch"] == "mlp"
 

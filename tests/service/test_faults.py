@@ -30,15 +30,16 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 # A stopping worker finishes the page in hand (a second or two on loaded cores), hands its
 # document back and exits; Celery's own shutdown adds a few seconds.
 STOP_WITHIN_S = 20
+LONG_PAGES = 12  # the long document: several seconds of reading, faults strike after page 2 or 3
 
 
 @pytest.fixture(scope="module")
 def long_tiff(digits) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
-    """A 16-page TIFF (a few seconds of reading) and its number of fields."""
+    """A LONG_PAGES-page TIFF (several seconds of reading) and its number of fields."""
     rng = np.random.default_rng(21)
     pages = [make_page(digits, rng, "order", random_style(rng, dpi=200, clean=True)) for _ in range(4)]
-    images = [p.image for p in pages] * 4
-    return documents.tiff_bytes(images), sum(len(p.fields) for p in pages) * 4
+    images = [pages[i % len(pages)].image for i in range(LONG_PAGES)]
+    return documents.tiff_bytes(images), sum(len(pages[i % len(pages)].fields) for i in range(LONG_PAGES))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_a_worker_killed_mid_document_is_redone_exactly_once(
         status = service.wait(batch, timeout=240)
         assert status["status"] == "done", status
         doc = _document(service, batch, "long.tif")
-        assert doc.attempts == 2 and doc.page_count == 16
+        assert doc.attempts == 2 and doc.page_count == LONG_PAGES
         assert _field_count(service, doc.id) == fields  # exactly once: no doubled fields
         rows = service.csv_rows(batch)
         assert sum(r["document"] == "long.tif" for r in rows) == fields
@@ -278,7 +279,7 @@ def test_a_document_over_the_time_limit_is_stopped_and_the_batch_goes_on(long_ti
                                                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A document read for longer than DOCUMENT_TIME_LIMIT_S is stopped and failed with the
     reason; the other documents of the batch are read."""
-    content, _ = long_tiff  # 16 pages: several seconds of reading, far over one
+    content, _ = long_tiff  # several seconds of reading, far over one
     with start_service(tmp_path, document_time_limit_s=1) as service:
         batch = service.upload([("long.tif", content), ("short.png", short_png)]).get_json()["id"]
         status = service.wait(batch, timeout=180)
