@@ -93,7 +93,7 @@ def undrawn_field(image: np.ndarray, box: Box, to_ink: bool = False) -> CutField
     box stays the region."""
     x, y, w, h = box
     crop = image[y : y + h, x : x + w]
-    extent = ink_extent(crop) if to_ink else None
+    extent = ink_extent(crop, EMPTY_INK_SHARE) if to_ink else None
     if extent is not None:
         ex, ey, ew, eh = extent
         crop, x, y = crop[ey : ey + eh, ex : ex + ew], x + ex, y + ey

@@ -49,10 +49,13 @@ def field_structure(image: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Stru
     return Structure(frame, (0, 0), (last_row, last_row), ((0, 0), (last_col, last_col)), 0.0, padded)
 
 
-def ink_extent(image: np.ndarray) -> tuple[int, int, int, int] | None:
+def ink_extent(image: np.ndarray, least_share: float = 0.0) -> tuple[int, int, int, int] | None:
     """(x, y, w, h) of the image's ink with INK_MARGIN around it, inside the image; None for
-    an image with no ink."""
+    an image whose ink covers no more than `least_share` of it (an empty field stays whole,
+    so that a speck in it is not blown up to a field of its own)."""
     marks = (paper_darkness(image) >= EXTENT_INK).astype(np.uint8)
+    if marks.mean() <= least_share:
+        return None
     count, _, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
     if count <= 1:
         return None

@@ -62,4 +62,8 @@ def test_a_region_is_read_cut_to_its_ink_and_keeps_its_box() -> None:
     assert field.box == region and field.image is not None
     assert field.image.shape == (40 + 2 * margin, 120 + 2 * margin)
     assert ink_extent(np.full((50, 80), 240, np.uint8)) is None
+    specked = page[y : y + h, x : x + w].copy()
+    specked[:, 90:] = 240  # the writing gone, the speck left: an empty region stays whole
+    assert ink_extent(specked, least_share=0.005) is None
+    assert undrawn_field(specked, (0, 0, w, h), to_ink=True).image.shape == (h, w)
     assert undrawn_field(page, region).image.shape == (h, w)  # field images are read whole
