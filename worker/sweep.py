@@ -5,7 +5,7 @@ Hands to the broker again:
 - queued documents whose messages are gone (the broker restarted empty) — judged by the queue
   being empty while they wait,
 - documents being read by nobody: their reader died (killed, out of memory, its machine
-  stopped) and nothing holds their lock — found within ORPHAN_AFTER_S, whatever the broker;
+  stopped) and nothing holds their lock — found within orphan_after_s(), whatever the broker;
 - documents whose reader stopped giving signs of life (its message lost with it).
 Duplicates are harmless: a document is read under a lock and finished ones are skipped.
 It also deletes the messages the embedded broker has delivered (it would keep them for ever).
@@ -30,9 +30,16 @@ from worker.celery_app import PROCESS_DOCUMENT, QUEUE, forget_delivered
 
 log = logging.getLogger(__name__)
 # A document being read whose lock nobody holds has lost its reader. Its lock is only tried once
-# it has been silent this long: longer than a retry's back-off (2-8 s by default), during which
-# a live task holds no lock.
-ORPHAN_AFTER_S = 20
+# it has been silent for this many times the longest retry back-off (8 s by default: 20 s),
+# during which a live task holds no lock.
+ORPHAN_BACKOFFS = 2.5
+ORPHAN_AFTER_MIN_S = 5.0  # and never sooner than this
+
+
+def orphan_after_s(settings: Settings) -> float:
+    """How long a document being read stays silent before its lock is tried."""
+    longest = settings.task_retry_backoff_s * 2 ** max(0, settings.task_max_retries - 1)
+    return max(ORPHAN_AFTER_MIN_S, ORPHAN_BACKOFFS * longest)
 _stop = threading.Event()
 _thread: threading.Thread | None = None
 
@@ -70,7 +77,8 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
         ids = session.scalars(select(Document.id).where(or_(*conditions)).order_by(Document.id)
                               .limit(1000)).all()
         silent = session.scalars(select(Document.id).where(
-            Document.status == PROCESSING, Document.heartbeat_at < now - timedelta(seconds=ORPHAN_AFTER_S),
+            Document.status == PROCESSING,
+            Document.heartbeat_at < now - timedelta(seconds=orphan_after_s(settings)),
             Document.heartbeat_at >= stale).order_by(Document.id).limit(1000)).all()
     ids = [*ids, *(i for i in silent if _orphaned(settings, i))]
     handed = 0
