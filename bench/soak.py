@@ -6,7 +6,8 @@ mixed in (truncated, junk, bombs of several kinds, a PDF of nested forms), while
 processes are killed now and then and Redis and PostgreSQL are restarted. Then it waits for
 every batch and checks: every document done, or failed with a reason; no field doubled (the
 same page read twice gives as many fields as once); no document left being read; worker
-memory flat (the last third's peak against the first third's). Not part of `make test`.
+memory flat (the last third's median against the first third's; the peak is reported).
+Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import requests
 
@@ -36,7 +38,11 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeo
 REDIS_DB = 11
 UPLOAD_EVERY_S = (3.0, 8.0)
 CHAOS_EVERY_S = (45.0, 120.0)
-MEMORY_GROWTH_LIMIT = 1.15  # the last third's peak may exceed the first third's by 15% at most
+# The last third's level of worker memory (its median) may exceed the first third's by 15% at
+# most: a leak raises the level. Peaks are reported, not compared: a large page read now and
+# then is a spike that is let go (15-minute soak of 2026-12-02: level 902 -> 928 MB, spikes of
+# 1,538 and 1,803 MB at 60 s and 722 s, back to the level within 20 s).
+MEMORY_GROWTH_LIMIT = 1.15
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -212,12 +218,14 @@ def check(database_url: str, statuses: list[dict], memory: list[tuple[float, flo
     growth = None
     if len(memory) >= 6:
         third = len(memory) // 3
-        first, last = max(m for _, m in memory[:third]), max(m for _, m in memory[-third:])
+        first = float(np.median([m for _, m in memory[:third]]))
+        last = float(np.median([m for _, m in memory[-third:]]))
         growth = last / max(first, 1.0)
         if growth > MEMORY_GROWTH_LIMIT:
             problems.append(f"worker memory grew {growth:.2f}× ({first:.0f} -> {last:.0f} MB)")
     return {"passed": not problems, "problems": problems, "documents": states, "batches": len(statuses),
-            "memory_growth": round(growth, 3) if growth else None}
+            "memory_growth": round(growth, 3) if growth else None,
+            "memory_peak_mb": round(max((m for _, m in memory), default=0.0))}
 
 
 if __name__ == "__main__":
