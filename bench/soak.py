@@ -202,6 +202,9 @@ def check(database_url: str, statuses: list[dict], memory: list[tuple[float, flo
         states = dict(connection.execute("SELECT status, count(*) FROM documents GROUP BY status").fetchall())
         silent = connection.execute("SELECT count(*) FROM documents WHERE status = 'failed' AND "
                                     "(error IS NULL OR error = '')").fetchone()[0]
+        # Scans are uploaded as page-N.png, hostile files under their own names: no scan may fail.
+        good_failed = connection.execute("SELECT name, error FROM documents WHERE status = 'failed' "
+                                         "AND name LIKE 'page-%' ORDER BY id").fetchall()
         counts = connection.execute(
             "SELECT d.sha256, count(DISTINCT (SELECT count(*) FROM fields f WHERE f.document_id = d.id)) "
             "FROM documents d WHERE d.status = 'done' GROUP BY d.sha256").fetchall()
@@ -209,6 +212,9 @@ def check(database_url: str, statuses: list[dict], memory: list[tuple[float, flo
         problems.append(f"documents left unfinished: {states}")
     if silent:
         problems.append(f"{silent} failed documents without a reason")
+    if good_failed:
+        name, error = good_failed[0]
+        problems.append(f"{len(good_failed)} good scans failed, e.g. {name}: {error}")
     doubled = [sha for sha, distinct in counts if distinct > 1]
     if doubled:
         problems.append(f"{len(doubled)} pages read with different field counts (doubled or lost)")
