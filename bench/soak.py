@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import struct
 import subprocess
 import tempfile
 import threading
@@ -33,6 +32,7 @@ import psycopg
 import requests
 
 from bench.common import auth_headers, make_pages, rss_mb, running_service, wait_done, worker_pids
+from synth.handmade import grey_png_header, nested_forms_pdf, png_chunk
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 REDIS_DB = 11
@@ -45,46 +45,20 @@ CHAOS_EVERY_S = (45.0, 120.0)
 MEMORY_GROWTH_LIMIT = 1.15
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def hostile_files() -> dict[str, bytes]:
     """Files a careless or hostile client sends, each with what the service must say of it."""
-    tiny_png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 40, 30, 8, 0, 0, 0, 0))
-                + _chunk(b"IDAT", zlib.compress(b"\0" * (41 * 30))) + _chunk(b"IEND", b""))
-    inflating = _chunk(b"zTXt", b"c\0\0" + zlib.compress(b"A" * (64 << 20), 9))
+    tiny_png = (grey_png_header(40, 30) + png_chunk(b"IDAT", zlib.compress(b"\0" * (41 * 30)))
+                + png_chunk(b"IEND", b""))
+    inflating = png_chunk(b"zTXt", b"c\0\0" + zlib.compress(b"A" * (64 << 20), 9))
     text_bomb = tiny_png[:33] + inflating + tiny_png[33:]
-    huge = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0))
-            + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b""))
+    huge = (grey_png_header(60000, 60000) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + png_chunk(b"IEND", b""))
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("zeros.png", b"\0" * (50 << 20))
     return {"truncated.png": tiny_png[: len(tiny_png) // 2], "junk.png": b"not an image\n" * 50,
             "text-bomb.png": text_bomb, "huge.png": huge, "bomb.zip": bomb.getvalue(),
-            "nested.pdf": _nested_pdf(10, 7)}
-
-
-def _nested_pdf(fan: int, depth: int) -> bytes:
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] "
-               b"/Resources << /XObject << /F0 5 0 R >> >> /Contents 4 0 R >>",
-               b"<< /Length 10 >>\nstream\nq /F0 Do Q\nendstream"]
-    for level in range(depth):
-        last = level == depth - 1
-        body = b"0 0 m 10 10 l S" if last else b" ".join([b"q /F0 Do Q"] * fan)
-        resources = b"" if last else b"/Resources << /XObject << /F0 %d 0 R >> >>" % (6 + level)
-        objects.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 200 100] %s /Length %d >>\n"
-                       b"stream\n%s\nendstream" % (resources, len(body), body))
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+            "nested.pdf": nested_forms_pdf(10, 7)}
 
 
 def _restart_postgres() -> None:

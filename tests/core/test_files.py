@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from core.files import Limits, PageImage, UnreadableFile, count_pages, page, pages, sniff, to_array
+from synth.handmade import CATALOG, ONE_PAGE_TREE, grey_png_header, hand_pdf, nested_forms_pdf, png_chunk
 
 SMALL = Limits(max_pages=10, max_page_pixels=1_000_000, pdf_dpi=72)  # 72 dpi: 1 pt = 1 px
 
@@ -51,34 +52,13 @@ def new_pdf(sizes: list[tuple[float, float]]) -> bytes:
     return buffer.getvalue()
 
 
-def hand_pdf(objects: list[bytes], trailer: bytes = b"") -> bytes:
-    """A PDF written object by object, with a correct cross-reference table."""
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, trailer, xref)
-    return bytes(out)
-
-
-CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
-ONE_PAGE_TREE = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
 PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>"
 
 
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width×height grey pixels (CRCs correct, data a stub)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
+    return (grey_png_header(width, height) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + png_chunk(b"IEND", b""))
 
 
 def tiff_directories(data: bytes) -> list[int]:
@@ -212,11 +192,8 @@ def test_a_jpeg_declaring_a_huge_size_is_refused(tmp_path: Path) -> None:
 
 def test_a_png_with_a_text_chunk_bomb_is_refused_clearly(tmp_path: Path) -> None:
     """A zTXt chunk that inflates to 200 MB: refused with a clear reason, not a crash."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     png = encode(Image.new("L", (50, 40), 255), "PNG")
-    bomb = chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * (200 * 1024 * 1024), 9))
+    bomb = png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * (200 * 1024 * 1024), 9))
     path = write(tmp_path, "text-bomb.png", png[:33] + bomb + png[33:])
     with pytest.raises(UnreadableFile, match="decompression bomb"):
         read(path, "png")
@@ -481,22 +458,6 @@ def test_8_bit_pngs_decode_to_the_same_pixels_as_pillow_gives(tmp_path: Path) ->
     (got_colour,) = read(write(tmp_path, "c.png", encode(Image.fromarray(colour), "PNG")), "png")
     assert np.array_equal(got_grey.image, grey)
     assert np.array_equal(got_colour.image, colour)  # RGB, as reviewers are shown it
-
-
-def nested_forms_pdf(fan: int, depth: int) -> bytes:
-    """One page drawing a form that draws `fan` copies of a form that draws `fan` copies ... of
-    a line, `depth` forms deep: a few kilobytes that take PDFium fan^depth drawings."""
-    objects = [CATALOG, ONE_PAGE_TREE,
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] "
-               b"/Resources << /XObject << /F0 5 0 R >> >> /Contents 4 0 R >>",
-               b"<< /Length 10 >>\nstream\nq /F0 Do Q\nendstream"]
-    for level in range(depth):
-        last = level == depth - 1
-        body = b"0 0 m 10 10 l S" if last else b" ".join([b"q /F0 Do Q"] * fan)
-        resources = b"" if last else b"/Resources << /XObject << /F0 %d 0 R >> >>" % (6 + level)
-        objects.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 200 100] %s /Length %d >>\n"
-                       b"stream\n%s\nendstream" % (resources, len(body), body))
-    return hand_pdf(objects)
 
 
 def test_a_pdf_page_too_costly_to_draw_fails_alone_within_its_budget(tmp_path: Path) -> None:
