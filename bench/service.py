@@ -1,14 +1,18 @@
-"""`make bench` (second part): a batch of 200-dpi pages through a running service.
+"""`make bench` (second part): the service against its own pipeline, on the same pages.
 
-Starts the service as `make run` does (embedded default unless DATABASE_URL / BROKER_URL are
-set) with two worker processes, uploads the batch through the API in one request, and measures
-pages per second from the start of the upload to the batch being done, and the memory of each
-worker process (peak resident set, sampled while it works).
+For each page set (the scanner room's mix, and 60 noisy colour A4 PNG; bench.pages):
+1. the plain pipeline in this one process: decode + read every page as a worker does;
+2. the service as `make run` starts it (embedded default unless DATABASE_URL / BROKER_URL are
+   set) with N worker processes, the set uploaded in one request, timed from the start of the
+   upload to the batch being done;
+then service ÷ (N × plain), and where a page's time goes inside the service (bench.timeline).
+A first small batch warms the workers; its figure is reported as the cold start.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -16,24 +20,89 @@ from pathlib import Path
 
 import requests
 
-from bench.common import auth_headers, make_pages, rss_mb, running_service, wait_done, worker_pids
+from bench.common import auth_headers, rss_mb, running_service, wait_done, worker_pids
+from bench.pages import BenchDocument, noisy_pngs, scanner_room
+from bench.timeline import breakdown, print_breakdown
+
+WARM_UP_DOCUMENTS = 4  # the first batch after start: pool processes' first pages are slower
+
+
+def plain(documents: list[BenchDocument]) -> dict:
+    """Pages/s of decode + read in this process, one page after another, as a worker reads."""
+    from core.files import Limits, pages, sniff
+    from core.settings import Settings
+    from worker.recognition import reader_for
+
+    settings = Settings.from_env()
+    reader = reader_for(settings)
+    limits = Limits.of(settings)
+    with tempfile.TemporaryDirectory(prefix="digits-plain-") as tmp:
+        paths = []
+        for i, doc in enumerate(documents):
+            path = Path(tmp) / f"{i}"
+            path.write_bytes(doc.data)
+            paths.append((path, sniff(doc.data[:1024]) or ""))
+        reader.read_page(next(pages(*paths[0], limits, grey=True)).image, None)  # warm
+        decode = read = 0.0
+        count = 0
+        started = time.perf_counter()
+        for path, kind in paths:
+            found = pages(path, kind, limits, grey=True)
+            while True:
+                t0 = time.perf_counter()
+                page = next(found, None)
+                if page is None:
+                    break
+                t1 = time.perf_counter()
+                reader.read_page(page.image, None)
+                decode, read, count = decode + t1 - t0, read + time.perf_counter() - t1, count + 1
+        total = time.perf_counter() - started
+    return {"pages": count, "seconds": round(total, 2), "pages_per_second": round(count / total, 2),
+            "decode_ms_per_page": round(1000 * decode / count),
+            "read_ms_per_page": round(1000 * read / count)}
+
+
+def through_service(url: str, documents: list[BenchDocument], sample: object) -> dict:
+    files = [("files", (d.name, d.data, d.media_type)) for d in documents]
+    started, started_wall = time.perf_counter(), time.time()
+    response = requests.post(f"{url}/api/batches", files=files, headers=auth_headers(), timeout=600)
+    response.raise_for_status()
+    batch_id = response.json()["id"]
+    uploaded = time.perf_counter()
+    status = wait_done(url, batch_id, {}, timeout=3600, on_poll=sample)
+    finished = time.perf_counter()
+    pages = sum(d.pages for d in documents)
+    return {"batch": batch_id, "pages": pages, "status": status["status"],
+            "pages_done": status["pages"]["done"], "upload_seconds": round(uploaded - started, 2),
+            "total_seconds": round(finished - started, 2),
+            "pages_per_second": round(pages / (finished - started), 2), "started_wall": started_wall}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=100)
-    parser.add_argument("--distinct", type=int, default=100,
-                        help="different pages drawn (repeated to --pages)")
+    parser.add_argument("--mixed", type=int, default=40, help="documents of the scanner room's mix")
+    parser.add_argument("--noisy", type=int, default=60, help="noisy colour A4 PNG pages")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--output", type=Path, default=Path("results/bench-service.json"))
     args = parser.parse_args(argv)
 
-    print(f"drawing {min(args.pages, args.distinct)} distinct pages…", flush=True)
-    pages = make_pages(args.pages, seed=7, distinct=args.distinct)
-    megabytes = sum(len(p) for p in pages) / 1e6
+    print("drawing the pages…", flush=True)
+    sets = {"mixed": scanner_room(args.mixed), "noisy-png": noisy_pngs(args.noisy)}
+    warm_up = [dataclasses.replace(d, name=f"warm-{d.name}") for d in noisy_pngs(WARM_UP_DOCUMENTS, seed=99)]
+    result: dict = {"worker_processes": args.workers, "sets": {}}
+    for name, documents in sets.items():
+        result["sets"][name] = {"megabytes": round(sum(len(d.data) for d in documents) / 1e6, 1),
+                                "plain": plain(documents)}
+        p = result["sets"][name]["plain"]
+        print(f"[{name}] plain pipeline, one process: {p['pages']} pages, {p['pages_per_second']} "
+              f"pages/s (decode {p['decode_ms_per_page']} ms + read {p['read_ms_per_page']} ms a page)",
+              flush=True)
     with tempfile.TemporaryDirectory(prefix="digits-bench-") as tmp:
-        with running_service(Path(tmp), args.port, WORKER_CONCURRENCY=str(args.workers)) as service:
+        data_dir = Path(tmp)
+        launched = time.perf_counter()
+        with running_service(data_dir, args.port, WORKER_CONCURRENCY=str(args.workers)) as service:
+            result["service_start_seconds"] = round(time.perf_counter() - launched, 1)
             url = f"http://127.0.0.1:{args.port}"
             peak: dict[int, float] = {}
             pids = worker_pids(service)  # found once: pgrep on every poll costs the workers CPU
@@ -46,26 +115,25 @@ def main(argv: list[str] | None = None) -> dict:
                     peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
 
             sample(None)
-            idle = dict(peak)
-            files = [("files", (f"page-{i:04d}.png", data, "image/png")) for i, data in enumerate(pages)]
-            started = time.perf_counter()
-            response = requests.post(f"{url}/api/batches", files=files, headers=auth_headers(), timeout=600)
-            uploaded = time.perf_counter()
-            response.raise_for_status()
-            status = wait_done(url, response.json()["id"], {}, timeout=3600, on_poll=sample)
-            finished = time.perf_counter()
-    result = {
-        "pages": args.pages, "upload_megabytes": round(megabytes, 1), "worker_processes": args.workers,
-        "status": status["status"], "pages_done": status["pages"]["done"],
-        "upload_seconds": round(uploaded - started, 2),
-        "total_seconds": round(finished - started, 2),
-        "pages_per_second": round(args.pages / (finished - started), 2),
-        "worker_rss_mb_idle": {str(k): round(v) for k, v in idle.items()},
-        "worker_rss_mb_peak": {str(k): round(v) for k, v in peak.items()},
-    }
-    print(f"{args.pages} pages ({megabytes:.0f} MB) with {args.workers} worker processes: "
-          f"upload {result['upload_seconds']} s, done after {result['total_seconds']} s → "
-          f"{result['pages_per_second']} pages/s (status {status['status']})")
+            result["worker_rss_mb_idle"] = {str(k): round(v) for k, v in peak.items()}
+            cold = through_service(url, warm_up, sample)
+            result["cold_pages_per_second"] = cold["pages_per_second"]
+            print(f"first batch after start ({cold['pages']} pages): {cold['pages_per_second']} pages/s")
+            for name, documents in sets.items():
+                run = through_service(url, documents, sample)
+                entry = result["sets"][name]
+                run["breakdown"] = breakdown(data_dir, run.pop("batch"), run.pop("started_wall"),
+                                             run["upload_seconds"], args.workers)
+                entry["service"] = run
+                plain_rate = entry["plain"]["pages_per_second"]
+                entry["ratio"] = round(run["pages_per_second"] / (args.workers * plain_rate), 3)
+                print(f"[{name}] service, {args.workers} workers: {run['pages']} pages "
+                      f"({entry['megabytes']:.0f} MB) uploaded in {run['upload_seconds']} s, done after "
+                      f"{run['total_seconds']} s → {run['pages_per_second']} pages/s "
+                      f"(status {run['status']}); "
+                      f"service ÷ ({args.workers} × plain) = {entry['ratio']}")
+                print_breakdown(run["breakdown"])
+            result["worker_rss_mb_peak"] = {str(k): round(v) for k, v in peak.items()}
     print("worker memory, peak resident: " + ", ".join(f"{v:.0f} MB" for v in peak.values()))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from core.ingest import Incoming, ZipLimits, clean_name, ingest
+from core.ingest import Incoming, ZipLimits
 from core.schema import (
     DONE,
     FAILED,
-    LAYOUTS,
     NEEDS_REVIEW,
-    PAGE_LAYOUT,
     PROCESSING,
     QUEUED,
     Batch,
@@ -29,8 +26,6 @@ from core.schema import (
     utcnow,
 )
 from core.settings import Settings
-from core.storage import Storage
-from segmentation.templates import TemplateError, find_template
 
 Publish = Callable[[int], None]  # hands one document id to the broker; raises if it cannot
 
@@ -54,58 +49,6 @@ class Created:
 def zip_limits(settings: Settings) -> ZipLimits:
     return ZipLimits(settings.max_zip_members, settings.max_zip_uncompressed_bytes,
                      settings.max_zip_ratio, settings.max_zip_depth)
-
-
-def create_batch(session: Session, settings: Settings, files: Sequence[tuple[str | None, BinaryIO]],
-                 template: str | None = None, review_threshold: float | None = None,
-                 layout: str = PAGE_LAYOUT) -> Created:
-    """Store the originals and add the batch with one document per readable file (unreadable
-    ones are kept as failed documents naming the problem). Flushed, not committed."""
-    if layout not in LAYOUTS:
-        raise UploadRejected(400, f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    if template and layout != PAGE_LAYOUT:
-        raise UploadRejected(400, "a template names the fields of pages: with layout=field each image "
-                                  "is one field (field_1), so send no template")
-    if not files:
-        raise UploadRejected(400, "no files: send one or more files in the 'files' field")
-    if len(files) > settings.max_files_per_batch:
-        raise UploadRejected(400, f"{len(files)} files, over the limit of "
-                                  f"{settings.max_files_per_batch} per batch")
-    if template:
-        try:
-            find_template(settings.form_templates_dir, template)
-        except TemplateError as exc:
-            raise UploadRejected(400, str(exc)) from None
-    threshold = settings.review_threshold if review_threshold is None else review_threshold
-    if not 0.0 <= threshold <= 1.0:
-        raise UploadRejected(400, f"review_threshold must be within 0..1, got {threshold}")
-    storage = Storage(settings.originals_dir)
-    incoming: list[Incoming] = []
-    for position, (name, stream) in enumerate(files, start=1):
-        incoming.extend(ingest(clean_name(name, f"file-{position}"), stream, storage,
-                               zip_limits(settings), settings.max_upload_bytes))
-    if len(incoming) > settings.max_files_per_batch:
-        raise UploadRejected(400, f"{len(incoming)} files (ZIPs opened), over the limit of "
-                                  f"{settings.max_files_per_batch} per batch")
-    rejected = [i for i in incoming if i.error]
-    if len(rejected) == len(incoming):
-        unsupported = all(i.error and i.error.startswith("not a PNG") for i in rejected)
-        raise UploadRejected(415 if unsupported else 400,
-                             "; ".join(f"{i.name}: {i.error}" for i in rejected))
-    batch = Batch(template=template or None, review_threshold=threshold, layout=layout)
-    now = utcnow()
-    documents = []
-    for position, item in enumerate(incoming):
-        documents.append(Document(
-            batch=batch, position=position, name=item.name,
-            sha256=item.stored.sha256 if item.stored else None,
-            size=item.stored.size if item.stored else 0, media_type=item.media_type,
-            status=FAILED if item.error else QUEUED,
-            error=f"{item.name}: {item.error}" if item.error else None,
-            finished_at=now if item.error else None))
-    session.add(batch)
-    session.flush()
-    return Created(batch, [d.id for d in documents if d.status == QUEUED], rejected)
 
 
 def enqueue(session: Session, document_ids: Sequence[int], publish: Publish) -> int:

@@ -9,6 +9,7 @@ redelivered or re-run task replaces, never doubles.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from segmentation.templates import Template
 log = logging.getLogger(__name__)
 KINDS = {media: kind for kind, media in MEDIA_TYPES.items()}
 ReadPage = Callable[[np.ndarray, Template | None], PageResult]
+CHANGED = "options changed"  # save's answer when the batch's options changed during the reading
 
 
 class Interrupted(Exception):
@@ -67,6 +69,8 @@ class PageOutcome:
     number: int
     result: PageResult | None
     error: str | None = None
+    decode_s: float = 0.0  # decoding (or rendering) the page, for the log and `make bench`
+    read_s: float = 0.0  # reading its fields
 
 
 def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
@@ -127,22 +131,34 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
     report = total != 1
     if report:
         on_page(total, 0)
-    for page in pages(path, job.kind, limits, grey=True):
-        if should_stop():
-            raise Interrupted(f"{job.name}: stopped after {len(outcomes)} of {total} pages")
-        if page.image is None:
-            outcomes.append(PageOutcome(page.number, None, page.error))
-        else:
-            try:
-                outcomes.append(PageOutcome(page.number, read_page(page.image, template)))
-            except stops:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a bad page never stops the document
-                log.exception("%s: page %d could not be read", job.name, page.number)
-                problem = f"page {page.number}: could not be read ({type(exc).__name__}: {exc})"
-                outcomes.append(PageOutcome(page.number, None, problem))
-        if report:
-            on_page(total, len(outcomes))
+    found = pages(path, job.kind, limits, grey=True)
+    try:
+        while True:
+            decode_started = time.perf_counter()
+            page = next(found, None)
+            if page is None:
+                break
+            decoded = time.perf_counter()
+            if should_stop():
+                raise Interrupted(f"{job.name}: stopped after {len(outcomes)} of {total} pages")
+            if page.image is None:
+                outcomes.append(PageOutcome(page.number, None, page.error, decoded - decode_started))
+            else:
+                try:
+                    result = read_page(page.image, template)
+                    outcomes.append(PageOutcome(page.number, result, None, decoded - decode_started,
+                                                time.perf_counter() - decoded))
+                except stops:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a bad page never stops the document
+                    log.exception("%s: page %d could not be read", job.name, page.number)
+                    problem = f"page {page.number}: could not be read ({type(exc).__name__}: {exc})"
+                    outcomes.append(PageOutcome(page.number, None, problem, decoded - decode_started,
+                                                time.perf_counter() - decoded))
+            if report:
+                on_page(total, len(outcomes))
+    finally:
+        found.close()  # a PDF's renderer process stops with it
     return outcomes
 
 
@@ -160,13 +176,20 @@ def model_version_id(session: Session, name: str) -> int:
 
 
 def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version: str) -> str:
-    """Replace the document's results with `outcomes` in this transaction; returns its status."""
+    """Replace the document's results with `outcomes` in this transaction; returns its status,
+    or CHANGED (nothing saved, the document queued again) when the batch's template or layout
+    changed while it was read (options sent after the files: core.receiving)."""
     doc = session.get(Document, job.document_id, with_for_update=True)
-    if doc is None:
+    batch = session.get(Batch, job.batch_id)
+    if doc is None or batch is None:
         return FAILED
+    if (batch.template, batch.layout) != (job.template, job.layout):
+        hand_back(session, doc.id)
+        return CHANGED
+    threshold = batch.review_threshold  # the batch's now: it may have come after the files
     session.execute(delete(Page).where(Page.document_id == doc.id))
     for outcome in outcomes:
-        _insert_page(session, job, doc.id, outcome)
+        _insert_page(session, job, doc.id, outcome, threshold)
     errors = [o.error for o in outcomes if o.error]
     readable = any(o.result is not None for o in outcomes)
     doc.status = DONE if readable else FAILED
@@ -179,7 +202,8 @@ def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version:
     return doc.status
 
 
-def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutcome) -> None:
+def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutcome,
+                 threshold: float) -> None:
     """One page's rows: the page, its fields, their digits, in three bulk INSERTs (a page has
     a hundred rows; one ORM object each made saving a quarter of a page's reading time)."""
     result = outcome.result
@@ -201,7 +225,7 @@ def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutc
             "position": position, "name": f.name, "kind": f.kind, "x": x, "y": y, "width": w,
             "height": h, "cells": [list(c) for c in f.cells], "recognized_value": f.value,
             "value": f.value, "confidence": round(f.confidence, 6),
-            "status": AUTO if f.confidence >= job.review_threshold else NEEDS_REVIEW,
+            "status": AUTO if f.confidence >= threshold else NEEDS_REVIEW,
             "unreadable": False, "updated_at": now, "readings": dict(f.readings) or None})
     field_ids = session.execute(insert(Field).returning(Field.id, sort_by_parameter_order=True),
                                 fields).scalars().all()

@@ -169,8 +169,10 @@ class Service:
     created: list[str] = field(default_factory=list)
 
     def upload(self, files: list[tuple[str, bytes]], **form: str):  # type: ignore[no-untyped-def]
-        data: dict[str, object] = {"files": [(io.BytesIO(content), name) for name, content in files]}
-        data.update(form)
+        # Options first, as HTTP clients send a form's fields before its files (tests of
+        # options sent after the files: tests/service/test_uploads_streamed.py).
+        data: dict[str, object] = dict(form)
+        data["files"] = [(io.BytesIO(content), name) for name, content in files]
         response = self.client.post("/api/batches", data=data, content_type="multipart/form-data")
         if response.status_code == 202:
             self.created.append(response.get_json()["id"])

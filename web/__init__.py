@@ -11,9 +11,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Application factory: configuration from the environment unless `settings` is given."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    from web.uploads import UploadRequest
-
-    app.request_class = UploadRequest
     app.config.from_mapping(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

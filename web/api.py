@@ -8,9 +8,10 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core import batches, export
-from core.schema import PAGE_LAYOUT, Batch, Document, Page
+from core.receiving import Receiver
+from core.schema import Batch, Document, Page
 from segmentation.templates import available
-from web import images
+from web import images, uploads
 from web.extensions import db, publish, settings
 from web.ids import MAX_ID, query_int
 
@@ -58,27 +59,22 @@ def _batch(batch_id: str) -> Batch | None:
 
 @bp.post("/batches")
 def create_batch() -> tuple[Response, int]:
-    files = [(f.filename, f.stream) for f in request.files.getlist("files")]
-    threshold = request.form.get("review_threshold")
+    receiver = Receiver(db(), settings(), publish)
     try:
-        value = float(threshold) if threshold not in (None, "") else None
-    except ValueError:
-        return error(400, f"review_threshold must be a number within 0..1, got {threshold!r}")
-    try:
-        created = batches.create_batch(db(), settings(), files, request.form.get("template") or None, value,
-                                       request.form.get("layout") or PAGE_LAYOUT)
+        created = uploads.receive(request, receiver)
     except batches.UploadRejected as exc:
-        db().rollback()
+        receiver.discard()
         return error(exc.status, exc.message)
-    db().commit()
-    unsent = batches.enqueue(db(), created.queued, publish)
+    except BaseException:  # refused by the server's limits, or the client went away
+        receiver.discard()
+        raise
     body = {"id": created.batch.id, "status": "queued",
             "status_url": f"/api/batches/{created.batch.id}",
             "documents": len(created.batch.documents),
             "errors": [{"document": i.name, "error": f"{i.name}: {i.error}"} for i in created.rejected]}
-    if unsent:
-        body["warning"] = (f"the broker is not answering: {unsent} document(s) are kept and will be "
-                           "queued automatically as soon as it is back")
+    if receiver.unsent:
+        body["warning"] = (f"the broker is not answering: {receiver.unsent} document(s) are kept and will "
+                           "be queued automatically as soon as it is back")
     return jsonify(body), 202
 
 

@@ -61,10 +61,15 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         save_started = time.perf_counter()
         with session_scope(settings) as session:
             status = processing.save(session, job, outcomes, reader.version)
+        if status == processing.CHANGED:
+            log.info("%s: the batch's options changed while it was read: queued again", job.name)
+            return HANDED_BACK
         done = time.perf_counter()
-        log.info("%s: %s, %d pages in %.2f s (claim %.0f ms, read %.0f ms, save %.0f ms)",
-                 job.name, status, len(outcomes), done - started, 1000 * (read_started - started),
-                 1000 * (save_started - read_started), 1000 * (done - save_started))
+        decode_s = sum(o.decode_s for o in outcomes)
+        log.info("%s: %s, %d pages in %.2f s (claim %.0f ms, read %.0f ms [decode %.0f ms, "
+                 "fields %.0f ms], save %.0f ms)", job.name, status, len(outcomes), done - started,
+                 1000 * (read_started - started), 1000 * (save_started - read_started),
+                 1000 * decode_s, 1000 * sum(o.read_s for o in outcomes), 1000 * (done - save_started))
         return status
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core import batches, processing
+from core import processing, receiving
 from core.db import session_scope
 from core.files import Limits
 from core.migrate import upgrade
@@ -59,8 +59,8 @@ def settings_for(tmp_path: Path, database_url: str, **overrides: object) -> Sett
 def process(settings: Settings, png: bytes, recognizer, threshold: float | None = None) -> int:  # type: ignore[no-untyped-def]
     """Upload one PNG as a batch and read it as the worker's task does; the document's id."""
     with session_scope(settings) as session:
-        created = batches.create_batch(session, settings, [("form.png", io.BytesIO(png))],
-                                       review_threshold=threshold)
+        options = {"review_threshold": str(threshold)} if threshold is not None else None
+        created = receiving.create_batch(session, settings, [("form.png", io.BytesIO(png))], options)
         (document_id,) = created.queued
     with session_scope(settings) as session:
         job = processing.start(session, document_id, max_attempts=3)

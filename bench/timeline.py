@@ -1,0 +1,79 @@
+"""Where a batch's time went inside the service, from its database rows and the worker's log.
+
+The documents' rows give when each was handed to the broker, taken by a worker and finished;
+the worker's log line for each document (worker.documents) gives its claim, decode, read and
+save times. Together they show the gaps: reading that starts only after the upload, pool
+processes waiting between documents (broker round trips), database writes.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+LOG_LINE = re.compile(
+    r"(?P<name>[^\s:]+): \w+, (?P<pages>\d+) pages in (?P<seconds>[\d.]+) s \(claim (?P<claim>\d+) ms, "
+    r"read \d+ ms \[decode (?P<decode>\d+) ms, fields (?P<fields>\d+) ms\], save (?P<save>\d+) ms\)")
+
+
+def _utc(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: float, workers: int) -> dict:
+    """Figures of one finished batch; `started_wall` is when its upload began (time.time())."""
+    from core.db import session_scope
+    from core.schema import Document
+    from core.settings import Settings
+
+    settings = Settings.from_env(data_dir=data_dir)
+    with session_scope(settings) as session:
+        rows = session.execute(select(Document.name, Document.enqueued_at, Document.started_at,
+                                      Document.finished_at, Document.page_count)
+                               .where(Document.batch_id == batch_id)).all()
+    names = {row.name for row in rows}
+    logged: dict[str, dict[str, float]] = {}
+    for match in LOG_LINE.finditer((data_dir / "service.log").read_text(errors="replace")):
+        if match["name"] in names:  # the last line of a name is this batch's (names repeat)
+            logged[match["name"]] = {k: float(v) for k, v in match.groupdict().items() if k != "name"}
+    pages = sum(row.page_count or 0 for row in rows)
+    starts = [_utc(r.started_at) for r in rows if r.started_at]
+    finishes = [_utc(r.finished_at) for r in rows if r.finished_at]
+    waits = [_utc(r.started_at) - _utc(r.enqueued_at) for r in rows if r.started_at and r.enqueued_at]
+    busy = sum(entry["seconds"] for entry in logged.values())
+    span = max(finishes) - min(starts) if starts and finishes else 0.0
+
+    def per_page(key: str) -> float:
+        pages_logged = sum(e["pages"] for e in logged.values())
+        return round(sum(e[key] for e in logged.values()) / max(1, pages_logged), 1)
+
+    return {
+        "upload_seconds": round(upload_s, 2),
+        "first_read_started_after_s": round(min(starts) - started_wall, 2) if starts else None,
+        "last_queued_after_s": round(max(_utc(r.enqueued_at) for r in rows if r.enqueued_at)
+                                     - started_wall, 2) if rows else None,
+        "queue_wait_median_s": round(statistics.median(waits), 2) if waits else None,
+        "ms_per_page": {"claim": per_page("claim"), "decode": per_page("decode"),
+                        "read": per_page("fields"), "save": per_page("save")},
+        "reading_span_s": round(span, 2),
+        "workers_busy_share": round(busy / (workers * span), 3) if span else None,
+        "pages": pages,
+        "documents_logged": len(logged),
+    }
+
+
+def print_breakdown(figures: dict) -> None:
+    ms = figures["ms_per_page"]
+    print(f"    upload {figures['upload_seconds']} s; first document taken after "
+          f"{figures['first_read_started_after_s']} s, last one queued after "
+          f"{figures['last_queued_after_s']} s; "
+          f"median wait in the queue {figures['queue_wait_median_s']} s")
+    print(f"    in a worker, per page: claim {ms['claim']} ms, decode {ms['decode']} ms, "
+          f"read {ms['read']} ms, save {ms['save']} ms")
+    print(f"    reading from first start to last finish {figures['reading_span_s']} s, workers busy "
+          f"{100 * (figures['workers_busy_share'] or 0):.0f}% of it (the rest: waiting between documents "
+          f"on the broker and the database)")
