@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(wildcard ../shared/data/mnist)
 export MNIST_DIR
 
+ONNX_MODELS ?=  # which models `make export-onnx` converts (digits, strings); empty: both
 STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the shipped weights had
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings load soak clean
+.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings export-onnx load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,7 @@ train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on
 		--pipeline-pages 3000 --init-from models/weights/digits.keras
 	$(PY) -m models.train --arch cnn --epochs 6 --batch-size 128 --learning-rate 0.0005 --seed 3 \
 		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
+	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=digits
 
 train-strings: install  ## the string reader (CRNN/CTC) in the three stages the shipped one had
 	$(PY) -m models.train_strings --samples 150000 --epochs 4 --stop-after 2 --seed 1 --learning-rate 0.001
@@ -62,6 +64,10 @@ train-strings: install  ## the string reader (CRNN/CTC) in the three stages the 
 		--init-from models/weights/strings.keras
 	$(PY) -m models.train_strings --samples 400000 --epochs 3 --stop-after $(STRINGS_LAST_EPOCHS) --seed 3 \
 		--learning-rate 0.0007 --init-from models/weights/strings.keras
+	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=strings
+
+export-onnx: install-dev  ## the workers' ONNX files (digits.onnx, strings.onnx) from the shipped Keras files
+	$(PY) -m models.export_onnx $(ONNX_MODELS)
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL
 	$(PY) -m bench.load

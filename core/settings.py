@@ -36,12 +36,12 @@ class Settings:
     proxies: int = 0  # reverse proxies in front (their X-Forwarded-* headers are trusted)
     secure_cookies: bool = False  # set when users reach the service over HTTPS
     mnist_dir: Path | None = None
-    model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.keras"
+    model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.onnx"  # the .keras file, exported
     # The string readers that read open boxes and field images whole, beside the glyph
     # classifier (comma-separated; "none" for none): "crnn" (ours, strings_model_path) and
     # "ppocr" (PP-OCRv6's recogniser from the rapidocr wheel).
     line_readers: str = "crnn,ppocr"
-    strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings.keras"
+    strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings.onnx"
     combination_path: Path = PROJECT_ROOT / "models" / "weights" / "combination.json"
     form_templates_dir: Path = PROJECT_ROOT / "form_templates"
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD

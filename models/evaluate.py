@@ -13,14 +13,15 @@ import sys
 from pathlib import Path
 
 from models import mnist
-from models.inference import DEFAULT_MODEL_PATH
+from models.inference import DEFAULT_KERAS_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--model", type=Path, default=DEFAULT_KERAS_PATH,
+                        help="a Keras file (its temperature layer is read); default: the shipped one")
     parser.add_argument("--mnist-dir", type=Path, default=None)
     parser.add_argument("--results-dir", type=Path, default=PROJECT_ROOT / "results")
     parser.add_argument("--pipeline-pages", type=int, default=150,
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> dict:
     from models.train import summary_line
 
     recognizer = Recognizer(args.model)
+    if recognizer.model is None:  # an ONNX file: its temperature is not a layer one can read
+        raise SystemExit(f"{args.model}: evaluate the Keras file it was exported from")
     temperature = report.model_temperature(recognizer.model)
     metrics = report.evaluate(lambda x: recognizer.classify(x).probabilities, mnist.load(args.mnist_dir),
                               temperature, args.results_dir, pipeline_pages=args.pipeline_pages)

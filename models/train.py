@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models import mnist
-from models.inference import DEFAULT_MODEL_PATH
+from models.inference import DEFAULT_KERAS_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--output", type=Path, default=DEFAULT_KERAS_PATH)
     parser.add_argument("--results-dir", type=Path, default=PROJECT_ROOT / "results")
     parser.add_argument("--mnist-dir", type=Path, default=None,
                         help="folder of the four IDX .gz files (default: $MNIST_DIR, else "

@@ -1,8 +1,9 @@
 """The readers of this worker process: loaded once, on first use, with sane thread use.
 
 A page is read by the glyph classifier (cut and classify, `models.inference`) and, for open
-boxes and field images, by the string readers (`models.crnn`, `models.ppocr`), whose
-opinions the page pipeline combines (`segmentation.vote`, `reading.combine`).
+boxes and field images, by the string readers (`models.strings_reader`, `models.ppocr`),
+whose opinions the page pipeline combines (`segmentation.vote`, `reading.combine`). All three
+run on ONNX Runtime: a worker process never imports TensorFlow (a `.keras` MODEL_PATH would).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _line_readers: dict[tuple[str, str], LineReader] = {}
 
 
 def configure_process(threads: int = 1) -> None:
-    """One thread each for TensorFlow and OpenCV: a prefork worker runs one process per core;
+    """One thread each for the model runtimes and OpenCV: a prefork worker runs one process per core;
     and freed memory kept for the next page (worker.memory)."""
     global _configured
     with _lock:
@@ -70,7 +71,7 @@ def line_reader(name: str, strings_model: Path | str | None = None) -> LineReade
     with _lock:
         if key not in _line_readers:
             if name == "crnn":
-                from models.crnn import DEFAULT_STRINGS_PATH, CrnnReader
+                from models.strings_reader import DEFAULT_STRINGS_PATH, CrnnReader
 
                 _line_readers[key] = CrnnReader(strings_model or DEFAULT_STRINGS_PATH)
             elif name == "ppocr":

@@ -8,7 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from models.inference import DEFAULT_MODEL_PATH, NOT_A_DIGIT, Recognizer, get_recognizer
+from models.inference import (
+    DEFAULT_KERAS_PATH,
+    DEFAULT_MODEL_PATH,
+    NOT_A_DIGIT,
+    Recognizer,
+    get_recognizer,
+)
 
 SLICE = 2000
 
@@ -21,8 +27,10 @@ def shipped() -> Recognizer:
 def test_the_model_file_follows_the_contract(shipped: Recognizer) -> None:
     import keras
 
-    assert DEFAULT_MODEL_PATH.stat().st_size < 5 * 1024 * 1024
-    model = keras.models.load_model(DEFAULT_MODEL_PATH, compile=False)
+    assert DEFAULT_MODEL_PATH.suffix == ".onnx" and shipped.version.startswith("digits.onnx@")
+    for path in (DEFAULT_MODEL_PATH, DEFAULT_KERAS_PATH):
+        assert path.stat().st_size < 5 * 1024 * 1024
+    model = keras.models.load_model(DEFAULT_KERAS_PATH, compile=False)
     assert model.input_shape == (None, 28, 28, 1)
     assert model.output_shape == (None, 11)
     out = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()

@@ -12,7 +12,7 @@ from reading import ctc
 
 def test_training_smoke_run_writes_a_model_that_reads(tmp_path: Path, mnist_dir) -> None:  # type: ignore[no-untyped-def]
     from models import train_strings
-    from models.crnn import CrnnReader
+    from models.strings_reader import CrnnReader
 
     output = tmp_path / "strings.keras"
     metrics = train_strings.main(["--samples", "256", "--validation", "64", "--epochs", "1",
@@ -31,7 +31,7 @@ def test_the_shipped_string_reader_reads_numbers_of_writers_it_never_saw() -> No
     """Numbers written by the test writers (UNIPEN's test half, optdigits' other writers,
     MNIST's test digits): most read exactly, separators left out."""
     from models import mnist
-    from models.crnn import CrnnReader
+    from models.strings_reader import CrnnReader
     from synth.hands import load_writers
     from synth.strings import random_field
 

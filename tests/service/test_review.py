@@ -66,6 +66,7 @@ def test_corrections_are_kept_with_who_and_when(service, reviewed_batch) -> None
 def test_corrections_become_training_data(service, reviewed_batch, tmp_path: Path, mnist_dir,
                                           request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
     from models import train
+    from models.inference import DEFAULT_KERAS_PATH
     from worker.export_corrections import export
 
     batch_id, page = reviewed_batch
@@ -83,7 +84,7 @@ def test_corrections_become_training_data(service, reviewed_batch, tmp_path: Pat
     corrections = tmp_path / "corrections.npz"
     np.savez_compressed(corrections, glyphs=glyphs, labels=labels)
     source = ["--mnist-dir", str(mnist_dir)] if mnist_dir else []
-    metrics = train.main(["--init-from", str(service.settings.model_path), "--extra", str(corrections),
+    metrics = train.main(["--init-from", str(DEFAULT_KERAS_PATH), "--extra", str(corrections),
                           "--epochs", "1", "--limit", "500", "--pipeline-pages", "0",
                           "--learning-rate", "0.0002", *source,
                           "--output", str(tmp_path / "tuned.keras"), "--results-dir", str(tmp_path / "r")])
