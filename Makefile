@@ -12,7 +12,7 @@ STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the sh
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real calibrate bench train train-strings export-onnx load soak clean
+.PHONY: install install-dev run test eval eval-real calibrate bench bench-hosts train train-strings export-onnx load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +46,12 @@ eval-real: install  ## real cheque amounts (layout=field) and held-out writers
 calibrate: install  ## fit how the readers' opinions combine, on calibration writers' fields
 	$(PY) -m evaluation.calibrate_fields
 
-bench: install-dev  ## model speed, then a 100-page batch through a running service
+bench: install-dev  ## model speed, then the service against its own pipeline on the same pages
 	$(PY) -m models.bench
 	$(PY) -m bench.service
+
+bench-hosts: install-dev  ## (root) one batch read by workers on one, then two network-namespace hosts
+	$(PY) -m bench.hosts
 
 train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on cut glyphs, then on other writers
 	$(PY) -m models.train --arch cnn --epochs 30 --batch-size 128 --learning-rate 0.002 --seed 1

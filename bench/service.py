@@ -24,7 +24,8 @@ from bench.common import auth_headers, rss_mb, running_service, wait_done, worke
 from bench.pages import BenchDocument, noisy_pngs, scanner_room
 from bench.timeline import breakdown, print_breakdown
 
-WARM_UP_DOCUMENTS = 4  # the first batch after start: pool processes' first pages are slower
+WARM_UP_DOCUMENTS = 4
+UPLOAD_LIMIT = 1 << 30  # the first batch after start: pool processes' first pages are slower
 
 
 def plain(documents: list[BenchDocument]) -> dict:
@@ -82,18 +83,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.splitlines()[0])
     parser.add_argument("--mixed", type=int, default=40, help="documents of the scanner room's mix")
     parser.add_argument("--noisy", type=int, default=60, help="noisy colour A4 PNG pages")
+    parser.add_argument("--distinct", type=int, default=None,
+                        help="draw only this many noisy pages and repeat them (a 1,000-page batch)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--output", type=Path, default=Path("results/bench-service.json"))
     args = parser.parse_args(argv)
 
     print("drawing the pages…", flush=True)
-    sets = {"mixed": scanner_room(args.mixed), "noisy-png": noisy_pngs(args.noisy)}
+    drawn = noisy_pngs(min(args.noisy, args.distinct or args.noisy))
+    noisy = [dataclasses.replace(drawn[i % len(drawn)], name=f"scan-{i:04d}.png") for i in range(args.noisy)]
+    sets = {"mixed": scanner_room(args.mixed) if args.mixed else [], "noisy-png": noisy}
+    sets = {name: documents for name, documents in sets.items() if documents}
     warm_up = [dataclasses.replace(d, name=f"warm-{d.name}") for d in noisy_pngs(WARM_UP_DOCUMENTS, seed=99)]
     result: dict = {"worker_processes": args.workers, "sets": {}}
+    distinct = {"mixed": sets.get("mixed", []), "noisy-png": drawn}  # repeats read alike
     for name, documents in sets.items():
         result["sets"][name] = {"megabytes": round(sum(len(d.data) for d in documents) / 1e6, 1),
-                                "plain": plain(documents)}
+                                "plain": plain(distinct[name])}
         p = result["sets"][name]["plain"]
         print(f"[{name}] plain pipeline, one process: {p['pages']} pages, {p['pages_per_second']} "
               f"pages/s (decode {p['decode_ms_per_page']} ms + read {p['read_ms_per_page']} ms a page)",
@@ -101,7 +108,9 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="digits-bench-") as tmp:
         data_dir = Path(tmp)
         launched = time.perf_counter()
-        with running_service(data_dir, args.port, WORKER_CONCURRENCY=str(args.workers)) as service:
+        # 60 noisy A4 pages are ~280 MB: over the default upload limit of 256 MiB
+        with running_service(data_dir, args.port, WORKER_CONCURRENCY=str(args.workers),
+                             MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT)) as service:
             result["service_start_seconds"] = round(time.perf_counter() - launched, 1)
             url = f"http://127.0.0.1:{args.port}"
             peak: dict[int, float] = {}

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 LOG_LINE = re.compile(
     r"(?P<name>[^\s:]+): \w+, (?P<pages>\d+) pages in (?P<seconds>[\d.]+) s \(claim (?P<claim>\d+) ms, "
-    r"read \d+ ms \[decode (?P<decode>\d+) ms, fields (?P<fields>\d+) ms\], save (?P<save>\d+) ms\)")
+    r"read (?P<read>\d+) ms(?: \[decode (?P<decode>\d+) ms, fields (?P<fields>\d+) ms\])?, "
+    r"save (?P<save>\d+) ms\)")  # a log of before 2026-12-02 has no [decode, fields]
 
 
 def _utc(moment: datetime) -> float:
@@ -39,7 +40,8 @@ def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: floa
     logged: dict[str, dict[str, float]] = {}
     for match in LOG_LINE.finditer((data_dir / "service.log").read_text(errors="replace")):
         if match["name"] in names:  # the last line of a name is this batch's (names repeat)
-            logged[match["name"]] = {k: float(v) for k, v in match.groupdict().items() if k != "name"}
+            logged[match["name"]] = {k: float(v) for k, v in match.groupdict().items()
+                                     if k != "name" and v is not None}
     pages = sum(row.page_count or 0 for row in rows)
     starts = [_utc(r.started_at) for r in rows if r.started_at]
     finishes = [_utc(r.finished_at) for r in rows if r.finished_at]
@@ -47,7 +49,9 @@ def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: floa
     busy = sum(entry["seconds"] for entry in logged.values())
     span = max(finishes) - min(starts) if starts and finishes else 0.0
 
-    def per_page(key: str) -> float:
+    def per_page(key: str) -> float | None:
+        if any(key not in e for e in logged.values()):
+            return None
         pages_logged = sum(e["pages"] for e in logged.values())
         return round(sum(e[key] for e in logged.values()) / max(1, pages_logged), 1)
 
@@ -58,7 +62,8 @@ def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: floa
                                      - started_wall, 2) if rows else None,
         "queue_wait_median_s": round(statistics.median(waits), 2) if waits else None,
         "ms_per_page": {"claim": per_page("claim"), "decode": per_page("decode"),
-                        "read": per_page("fields"), "save": per_page("save")},
+                        "read": per_page("fields"), "save": per_page("save"),
+                        "decode+read": per_page("read")},
         "reading_span_s": round(span, 2),
         "workers_busy_share": round(busy / (workers * span), 3) if span else None,
         "pages": pages,
@@ -72,8 +77,9 @@ def print_breakdown(figures: dict) -> None:
           f"{figures['first_read_started_after_s']} s, last one queued after "
           f"{figures['last_queued_after_s']} s; "
           f"median wait in the queue {figures['queue_wait_median_s']} s")
-    print(f"    in a worker, per page: claim {ms['claim']} ms, decode {ms['decode']} ms, "
-          f"read {ms['read']} ms, save {ms['save']} ms")
+    inside = (f"decode {ms['decode']} ms, read {ms['read']} ms" if ms["decode"] is not None
+              else f"decode + read {ms['decode+read']} ms")
+    print(f"    in a worker, per page: claim {ms['claim']} ms, {inside}, save {ms['save']} ms")
     print(f"    reading from first start to last finish {figures['reading_span_s']} s, workers busy "
           f"{100 * (figures['workers_busy_share'] or 0):.0f}% of it (the rest: waiting between documents "
           f"on the broker and the database)")
