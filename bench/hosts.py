@@ -27,7 +27,9 @@ from pathlib import Path
 
 from core.settings import PROJECT_ROOT
 
-SUBNET = "10.231"  # 10.231.<host>.0/24: this side .1, the host .2 (a private range)
+# 10.<200 + pid % 50>.<host>.0/24, this side .1, the host .2: a private range, apart for two
+# runs at once (a CI run beside a session's)
+SUBNET_BASE = 200
 POSTGRES_PORT, REDIS_PORT = 5432, 6379
 BENCH_REDIS_DB = 12  # the tests use 13 (tests/services.py)
 READY_TIMEOUT_S = 120  # a worker host's start, TensorFlow-free, takes seconds; far over that
@@ -61,7 +63,8 @@ def hosts(count: int) -> Iterator[list[Host]]:
     made: list[Host] = []
     try:
         for index in range(1, count + 1):
-            host = Host(f"{tag}-h{index}", f"{SUBNET}.{index}.2", f"{SUBNET}.{index}.1")
+            subnet = f"10.{SUBNET_BASE + os.getpid() % 50}.{index}"
+            host = Host(f"{tag}-h{index}", f"{subnet}.2", f"{subnet}.1")
             outside, inside = f"{tag}h{index}o", f"{tag}h{index}i"  # under 15 characters
             _ip("netns", "add", host.name)
             made.append(host)
