@@ -118,6 +118,11 @@ def summaries(session: Session, batches: Sequence[Batch]) -> list[dict]:
             "finished_at": iso_utc(d.finished_at) if d and status in ("done", "partial", "failed") else None,
             "status_url": f"/api/batches/{batch.id}",
         })
+        if batch.callback_url:
+            out[-1]["callback"] = {"url": batch.callback_url, "status": batch.callback_status,
+                                   "attempts": batch.callback_attempts, "error": batch.callback_error,
+                                   "last_attempt_at": iso_utc(batch.callback_at)
+                                   if batch.callback_attempts else None}
     return out
 
 

@@ -22,12 +22,13 @@ The guarantees of a one-shot upload are kept:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from core import callbacks
 from core.batches import Created, Publish, UploadRejected, zip_limits
 from core.ingest import Incoming, clean_name, ingest
 from core.schema import DONE, FAILED, LAYOUTS, PAGE_LAYOUT, QUEUED, Batch, Document, Page, utcnow
@@ -36,7 +37,7 @@ from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
 
 log = logging.getLogger(__name__)
-OPTIONS = ("template", "layout", "review_threshold")
+OPTIONS = ("template", "layout", "review_threshold", "callback_url")
 
 
 def parse_options(settings: Settings, raw: dict[str, str]) -> tuple[str | None, str, float]:
@@ -66,8 +67,11 @@ def parse_options(settings: Settings, raw: dict[str, str]) -> tuple[str | None, 
 class Receiver:
     """Takes an upload's parts in order (`option`, `file`), then `finish` or `discard`."""
 
-    def __init__(self, session: Session, settings: Settings, publish: Publish | None) -> None:
-        """`publish` None: documents are committed unsent, for the recovery sweep (or a test)."""
+    def __init__(self, session: Session, settings: Settings, publish: Publish | None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        """`publish` None: documents are committed unsent, for the recovery sweep (or a test);
+        `notify(batch_id)` hands a finished batch's callback to the queue (core.callbacks)."""
+        self.notify = notify
         self.session, self.settings, self.publish = session, settings, publish
         self.storage = Storage(settings.originals_dir)
         self.raw: dict[str, str] = {}
@@ -104,6 +108,7 @@ class Receiver:
             if all(i.error for i in incoming):
                 return  # no batch for unreadable files alone (yet)
             self.options = parse_options(self.settings, self.raw)
+            self._callback_url()  # refused before any document is queued
             template, layout, threshold = self.options
             self.batch = Batch(template=template, review_threshold=threshold, layout=layout)
             self.session.add(self.batch)
@@ -150,9 +155,27 @@ class Receiver:
             raise UploadRejected(415 if unsupported else 400,
                                  "; ".join(f"{i.name}: {i.error}" for i in self.rejected))
         final = parse_options(self.settings, self.raw)
+        callback = self._callback_url()
         if final != self.options:
             self._reread(final)
+        if callback:  # only now: a batch read before its options came must not be reported
+            self.batch.callback_url, self.batch.callback_status = callback, callbacks.PENDING
+            self.session.commit()
+            if self.notify is not None and callbacks.claim_if_finished(self.session, self.batch.id):
+                try:
+                    self.notify(self.batch.id)
+                except Exception:  # noqa: BLE001 - the broker is down: the sweep sends it later
+                    log.warning("batch %s: its callback could not be queued now", self.batch.id)
         return Created(self.batch, list(self.queued), list(self.rejected))
+
+    def _callback_url(self) -> str | None:
+        url = self.raw.get("callback_url") or self.settings.callback_url
+        if not url:
+            return None
+        try:
+            return callbacks.check_url(self.settings, url)
+        except callbacks.CallbackRefused as exc:
+            raise UploadRejected(400, str(exc)) from None
 
     def _reread(self, options: tuple[str | None, str, float]) -> None:
         """Options that came after files: the batch takes them, and what was read is read again."""

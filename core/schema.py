@@ -69,6 +69,13 @@ class Batch(Base):
     review_threshold: Mapped[float] = mapped_column(Float)
     # "page": find the digit fields on each page; "field": each image is one whole field.
     layout: Mapped[str] = mapped_column(String(8), default=PAGE_LAYOUT, server_default=PAGE_LAYOUT)
+    # Told with a signed POST when the batch finishes (core.callbacks): where, and how it went
+    # (CALLBACK_PENDING until the batch finishes, then sending, delivered or failed).
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    callback_status: Mapped[str | None] = mapped_column(String(16))
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_error: Mapped[str | None] = mapped_column(Text)
+    callback_at: Mapped[datetime | None]  # the last attempt's time
     documents: Mapped[list[Document]] = relationship(back_populates="batch", order_by="Document.position")
 
 

@@ -71,6 +71,15 @@ class Settings:
     # restarted empty, or a killed worker had taken it): a minute, far over a message's trip.
     lost_after_s: int = 60
     broker_timeout_s: float = 3.0
+    # Callbacks (core.callbacks): a signed POST when a batch finishes, to the upload's
+    # callback_url or this default; only to the hosts listed (host or host:port, commas), signed
+    # with HMAC-SHA256 under callback_secret; retried with back-off, then recorded as failed.
+    callback_url: str = ""
+    callback_hosts: str = ""
+    callback_secret: str = ""
+    callback_retries: int = 6  # 2, 4, 8, 16, 32, 64 s apart: two minutes of a receiver's restart
+    callback_backoff_s: float = 2.0
+    callback_timeout_s: float = 10.0  # a receiver should answer at once and work afterwards
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -12,7 +12,7 @@ from core.receiving import Receiver
 from core.schema import Batch, Document, Page
 from segmentation.templates import available
 from web import images, uploads
-from web.extensions import db, publish, settings
+from web.extensions import db, notify, publish, settings
 from web.ids import MAX_ID, query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -59,7 +59,7 @@ def _batch(batch_id: str) -> Batch | None:
 
 @bp.post("/batches")
 def create_batch() -> tuple[Response, int]:
-    receiver = Receiver(db(), settings(), publish)
+    receiver = Receiver(db(), settings(), publish, notify)
     try:
         created = uploads.receive(request, receiver)
     except batches.UploadRejected as exc:

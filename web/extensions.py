@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from core.db import session_factory
 from core.settings import Settings
 from worker.celery_app import make_celery
+from worker.sweep import notify as notify_of
 from worker.sweep import publish as publish_to
 
 
@@ -35,6 +36,11 @@ def celery() -> Celery:
 
 def publish(document_id: int) -> None:
     publish_to(celery(), document_id)
+
+
+def notify(batch_id: str) -> None:
+    """Hand a finished batch's callback to the workers (core.callbacks)."""
+    notify_of(celery(), batch_id)
 
 
 def _close_session(_: BaseException | None) -> None:

@@ -65,7 +65,14 @@ SCHEMAS: dict[str, dict] = {
                          "review_threshold": {"type": "number"},
                          "created_at": {"type": ["string", "null"]},
                          "finished_at": {"type": ["string", "null"]},
-                         "status_url": {"type": "string"}}},
+                         "status_url": {"type": "string"},
+                         "callback": {"type": "object", "description": "With a callback_url only.",
+                                      "required": ["url", "status", "attempts"], "properties": {
+                                          "url": {"type": "string"},
+                                          "status": {"enum": ["pending", "sending", "delivered", "failed"]},
+                                          "attempts": {"type": "integer"},
+                                          "error": {"type": ["string", "null"]},
+                                          "last_attempt_at": {"type": ["string", "null"]}}}}},
     "BatchStatus": {"allOf": [{"$ref": "#/components/schemas/BatchSummary"}, {
         "type": "object", "required": ["errors"], "properties": {
             "errors": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentError"}}}}]},
@@ -123,7 +130,10 @@ def spec() -> dict:
                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                            "template": {"type": "string"},
                            "review_threshold": {"type": "number", "minimum": 0, "maximum": 1},
-                           "layout": {"enum": list(LAYOUTS), "default": "page"}}}}}},
+                           "layout": {"enum": list(LAYOUTS), "default": "page"},
+                           "callback_url": {"type": "string", "description": (
+                               "Told with a signed POST when the batch finishes (hosts in "
+                               "CALLBACK_HOSTS only; see the README)")}}}}}},
                    "responses": {"202": _json("Accepted: the documents are queued.", "BatchCreated"),
                                  "400": _error("Bad input."),
                                  "403": _error("A browser request without CSRF token."),

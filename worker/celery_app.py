@@ -14,6 +14,7 @@ from core.settings import Settings
 
 QUEUE = "documents"
 PROCESS_DOCUMENT = "worker.tasks.process_document"
+DELIVER_CALLBACK = "worker.tasks.deliver_callback"
 EMBEDDED_POLL_S = 0.05  # how often an idle worker looks at the embedded broker's table
 POOL_START_TIMEOUT_S = 180.0  # how long a new pool process may take to load its readers
 

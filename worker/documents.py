@@ -8,11 +8,11 @@ import time
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 
-from core import processing
+from core import callbacks, processing
 from core.db import session_scope
 from core.files import Limits, UnreadableFile
 from core.locks import document_lock
-from core.schema import FAILED, PAGE_LAYOUT, Document
+from core.schema import FAILED, PAGE_LAYOUT, Batch, Document
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
@@ -99,3 +99,13 @@ def record_crash(settings: Settings, document_id: int, error: BaseException) -> 
     with session_scope(settings) as session:
         processing.fail(session, document_id,
                         f"internal error while reading: {type(error).__name__}: {error}")
+
+
+def callback_due(settings: Settings, document_id: int) -> str | None:
+    """The document's batch, if it is now finished and its callback is to be sent (claimed)."""
+    with session_scope(settings) as session:
+        batch_id = session.scalar(select(Document.batch_id).where(Document.id == document_id))
+        if batch_id is None or not session.scalar(select(Batch.callback_status).where(
+                Batch.id == batch_id, Batch.callback_status == callbacks.PENDING)):
+            return None
+        return batch_id if callbacks.claim_if_finished(session, batch_id) else None

@@ -22,11 +22,12 @@ from celery import Celery
 from kombu.exceptions import ChannelError
 from sqlalchemy import or_, select, update
 
+from core import callbacks
 from core.db import session_scope
 from core.locks import document_lock
-from core.schema import PROCESSING, QUEUED, Document, utcnow
+from core.schema import PROCESSING, QUEUED, Batch, Document, utcnow
 from core.settings import Settings
-from worker.celery_app import PROCESS_DOCUMENT, QUEUE, forget_delivered
+from worker.celery_app import DELIVER_CALLBACK, PROCESS_DOCUMENT, QUEUE, forget_delivered
 
 log = logging.getLogger(__name__)
 # A document being read whose lock nobody holds has lost its reader. Its lock is only tried once
@@ -59,6 +60,28 @@ def queue_length(celery_app: Celery) -> int | None:
 
 def publish(celery_app: Celery, document_id: int) -> None:
     celery_app.send_task(PROCESS_DOCUMENT, args=[document_id], queue=QUEUE)
+
+
+def notify(celery_app: Celery, batch_id: str) -> None:
+    """Hand a finished batch's callback delivery to the workers (core.callbacks)."""
+    celery_app.send_task(DELIVER_CALLBACK, args=[batch_id], queue=QUEUE)
+
+
+def resend_callbacks(settings: Settings, celery_app: Celery) -> int:
+    """Callbacks claimed long ago and never tried since: their task was lost. Sent again
+    (the claim time is renewed first, so two sweeping workers do not both send one)."""
+    with session_scope(settings) as session:
+        overdue = callbacks.overdue(session, settings)
+    sent = 0
+    for batch_id in overdue:
+        with session_scope(settings) as session:
+            session.execute(update(Batch).where(Batch.id == batch_id).values(callback_at=utcnow()))
+        try:
+            notify(celery_app, batch_id)
+            sent += 1
+        except Exception:  # noqa: BLE001 - the broker is down: the next sweep tries again
+            break
+    return sent
 
 
 def sweep(settings: Settings, celery_app: Celery) -> int:
@@ -101,6 +124,8 @@ def sweep(settings: Settings, celery_app: Celery) -> int:
             break
     if handed:
         log.info("recovery sweep handed %d document(s) to the broker", handed)
+    if resend_callbacks(settings, celery_app):
+        log.info("recovery sweep sent lost batch callbacks again")
     forget_delivered(settings.broker_url)
     return handed
 

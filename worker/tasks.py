@@ -8,9 +8,13 @@ from celery import Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from core import callbacks
+from core.batches import summaries
+from core.db import session_scope
+from core.schema import Batch
 from worker import documents, stopping
 from worker.app import celery_app, settings
-from worker.celery_app import PROCESS_DOCUMENT
+from worker.celery_app import DELIVER_CALLBACK, PROCESS_DOCUMENT, QUEUE
 from worker.recognition import reader_for
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,16 @@ def _transient(exc: BaseException) -> bool:
                  soft_time_limit=settings.document_time_limit_s,
                  time_limit=settings.document_time_limit_s + HARD_LIMIT_GRACE_S)
 def process_document(self: Task, document_id: int) -> None:
+    _read(self, document_id)
+    try:
+        batch_id = documents.callback_due(settings, document_id)
+        if batch_id:
+            deliver_callback.apply_async((batch_id,), queue=QUEUE)
+    except Exception:  # noqa: BLE001 - the database or broker went away: the sweep sends it later
+        log.warning("document %s: its batch's callback could not be queued now", document_id, exc_info=True)
+
+
+def _read(self: Task, document_id: int) -> None:
     try:
         reader = reader_for(settings)
         with stopping.reading():
@@ -51,3 +65,32 @@ def process_document(self: Task, document_id: int) -> None:
             documents.record_crash(settings, document_id, exc)
         except Exception:  # noqa: BLE001 - the database is gone too: the sweep will retry it
             log.exception("document %s: the failure could not be recorded", document_id)
+
+
+@celery_app.task(name=DELIVER_CALLBACK, bind=True, max_retries=settings.callback_retries,
+                 acks_late=True, ignore_result=True)
+def deliver_callback(self: Task, batch_id: str) -> None:
+    """POST a finished batch's summary to its callback URL; tried again with back-off."""
+    with session_scope(settings) as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None or batch.callback_status != callbacks.SENDING or not batch.callback_url:
+            return  # delivered already (a second copy of this task), or the batch was deleted
+        body, url = callbacks.body_of(summaries(session, [batch])[0]), batch.callback_url
+    error = None
+    try:
+        callbacks.post(settings, url, body)
+    except (OSError, callbacks.CallbackRefused) as exc:
+        error = str(exc) or type(exc).__name__
+    final = error is None or self.request.retries >= self.max_retries
+    with session_scope(settings) as session:
+        callbacks.record(session, batch_id, error, final)
+    if error is None:
+        log.info("batch %s: callback delivered to %s", batch_id, url)
+    elif final:
+        log.error("batch %s: callback to %s failed for good after %d attempts: %s", batch_id, url,
+                  self.request.retries + 1, error)
+    else:
+        delay = settings.callback_backoff_s * 2 ** self.request.retries
+        log.warning("batch %s: callback to %s failed (%s); trying again in %.0f s", batch_id, url,
+                    error, delay)
+        raise self.retry(countdown=delay)
