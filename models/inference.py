@@ -68,10 +68,11 @@ class ModelRunner:
     `.keras` through a compiled TensorFlow function. Safe to call from several threads."""
 
     def __init__(self, path: Path | str, input_shape: tuple[int | None, ...],
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, missing: str = "model file not found") -> None:
+        """`missing`: what FileNotFoundError says when there is no such file (how to make it)."""
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: model file not found")
+            raise FileNotFoundError(f"{self.path}: {missing}")
         self.version = f"{self.path.name}@{file_sha256(self.path)[:12]}"
         self.model = None  # the Keras model, for a Keras file (training and evaluation use it)
         self.session = None  # the ONNX Runtime session, for an ONNX file
@@ -118,10 +119,8 @@ class Recognizer:
 
     def __init__(self, path: Path | str = DEFAULT_MODEL_PATH, threads: int | None = None) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: model file not found (run `make train`, "
-                                    "then `make export-onnx`)")
-        self.runner = ModelRunner(self.path, (None, GLYPH_SIZE, GLYPH_SIZE, 1), threads)
+        self.runner = ModelRunner(self.path, (None, GLYPH_SIZE, GLYPH_SIZE, 1), threads,
+                                  "model file not found (run `make train`, then `make export-onnx`)")
         self.model = self.runner.model  # the Keras model when a Keras file was given, else None
         self.version = self.runner.version
         self.num_classes = int(self.runner.output_shape[-1])

@@ -49,10 +49,9 @@ class CrnnReader:
 
     def __init__(self, path: Path | str = DEFAULT_STRINGS_PATH, threads: int | None = None) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: string reader not found (run `make train-strings`, "
-                                    "then `make export-onnx`)")
-        self.runner = ModelRunner(self.path, (None, LINE_HEIGHT, None, 1), threads)
+        self.runner = ModelRunner(self.path, (None, LINE_HEIGHT, None, 1), threads,
+                                  "string reader not found (run `make train-strings`, "
+                                  "then `make export-onnx`)")
         self.model = self.runner.model  # the Keras model when a Keras file was given, else None
         self.version = self.runner.version
         self.read([np.full((20, 60), 255, np.uint8)])  # warm up once, now
