@@ -29,38 +29,36 @@ UPLOAD_LIMIT = 8 << 30  # the bench's own: a 1,000-page batch (--distinct) is gi
 
 
 def plain(documents: list[BenchDocument]) -> dict:
-    """Pages/s of decode + read in this process, one page after another, as a worker reads."""
-    from core.files import Limits, pages, sniff
+    """Pages/s of decode + read in this process, one page after another, by the worker's own
+    reading loop (core.processing.read), which times each page's decoding and reading."""
+    from core import processing
+    from core.files import Limits, sniff
     from core.settings import Settings
+    from core.storage import Storage
     from worker.recognition import reader_for
 
     settings = Settings.from_env()
     reader = reader_for(settings)
     limits = Limits.of(settings)
     with tempfile.TemporaryDirectory(prefix="digits-plain-") as tmp:
-        paths = []
+        storage = Storage(Path(tmp))
+        jobs = []
         for i, doc in enumerate(documents):
-            path = Path(tmp) / f"{i}"
-            path.write_bytes(doc.data)
-            paths.append((path, sniff(doc.data[:1024]) or ""))
-        reader.read_page(next(pages(*paths[0], limits, grey=True)).image, None)  # warm
-        decode = read = 0.0
-        count = 0
+            stored = storage.put_bytes(doc.data)
+            jobs.append(processing.Job(i, doc.name, stored.sha256, sniff(stored.head) or "", "plain",
+                                       settings.review_threshold, None, 1))
+
+        def read(job: processing.Job) -> list[processing.PageOutcome]:
+            return processing.read(job, storage, limits, reader.read_page, None, lambda total, done: None)
+
+        read(jobs[0])  # warm
         started = time.perf_counter()
-        for path, kind in paths:
-            found = pages(path, kind, limits, grey=True)
-            while True:
-                t0 = time.perf_counter()
-                page = next(found, None)
-                if page is None:
-                    break
-                t1 = time.perf_counter()
-                reader.read_page(page.image, None)
-                decode, read, count = decode + t1 - t0, read + time.perf_counter() - t1, count + 1
+        outcomes = [outcome for job in jobs for outcome in read(job)]
         total = time.perf_counter() - started
+    count = len(outcomes)
     return {"pages": count, "seconds": round(total, 2), "pages_per_second": round(count / total, 2),
-            "decode_ms_per_page": round(1000 * decode / count),
-            "read_ms_per_page": round(1000 * read / count)}
+            "decode_ms_per_page": round(1000 * sum(o.decode_s for o in outcomes) / count),
+            "read_ms_per_page": round(1000 * sum(o.read_s for o in outcomes) / count)}
 
 
 def through_service(url: str, documents: list[BenchDocument], sample: object) -> dict:
