@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +79,18 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str,
+               detail: Callable[[], str] | None = None) -> None:
+    """Poll `predicate` until it is true; AssertionError naming `what` (and `detail()`, such as
+    a worker's log) after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not seen within {timeout} s: {what}" + (f"\n{detail()}" if detail else ""))
 
 
 def environment(settings: Settings) -> dict[str, str]:

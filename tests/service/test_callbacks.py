@@ -17,7 +17,7 @@ from core.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from synth import documents
 from synth.pages import make_page, random_style
 from tests.conftest import BACKENDS
-from tests.services import Service, start_service
+from tests.services import Service, start_service, wait_until
 
 SECRET = "callback-test-secret"
 RETRIES = 2  # so a receiver that always fails is given up after 3 attempts, within seconds
@@ -37,15 +37,13 @@ class Receiver(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def to(self, path: str) -> list[dict]:
+        return [p for p in self.posts if p["path"] == path]
+
     def received(self, path: str, count: int) -> list[dict]:
-        deadline = time.time() + WAIT_S
-        while time.time() < deadline:
-            found = [p for p in self.posts if p["path"] == path]
-            if len(found) >= count:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"{path}: {len([p for p in self.posts if p['path'] == path])} POSTs, "
-                             f"expected {count}")
+        wait_until(lambda: len(self.to(path)) >= count, WAIT_S, f"{count} POSTs to {path}",
+                   lambda: f"{len(self.to(path))} came")
+        return self.to(path)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,13 +109,12 @@ def test_a_finished_batch_is_told_once_with_a_signed_post(service, receiver, che
     assert told["event"] == "batch.finished" and told["batch"] == batch_id
     assert told["status"] == status["status"] == "done" and told["documents"] == status["documents"]
     assert told["export"]["csv"] == f"/api/batches/{batch_id}/export.csv"
-    deadline = time.time() + 10
-    while service.status(batch_id)["callback"]["status"] != "delivered" and time.time() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: service.status(batch_id)["callback"]["status"] == "delivered", 10,
+               "the delivery recorded on the batch")
     callback = service.status(batch_id)["callback"]
     assert callback["status"] == "delivered" and callback["attempts"] == 1 and callback["error"] is None
     time.sleep(3)  # a sweep or two later: still one POST
-    assert len([p for p in receiver.posts if p["path"] == path]) == 1
+    assert len(receiver.to(path)) == 1
 
 
 def test_a_failing_receiver_is_tried_again_then_given_up(service, receiver, cheques) -> None:  # type: ignore[no-untyped-def]
@@ -128,12 +125,9 @@ def test_a_failing_receiver_is_tried_again_then_given_up(service, receiver, cheq
                                                                                  receiver.url + down)
     receiver.received(flaky, 2)
     receiver.received(down, RETRIES + 1)
-    deadline = time.time() + WAIT_S
-    while time.time() < deadline:
-        states = [service.status(b)["callback"] for b in (recovered, lost)]
-        if states[0]["status"] == "delivered" and states[1]["status"] == "failed":
-            break
-        time.sleep(0.3)
+    wait_until(lambda: [service.status(b)["callback"]["status"] for b in (recovered, lost)]
+               == ["delivered", "failed"], WAIT_S, "one delivered at last, the other given up")
+    states = [service.status(b)["callback"] for b in (recovered, lost)]
     assert states[0]["attempts"] == 2 and states[0]["error"] is None, states
     assert states[1]["attempts"] == RETRIES + 1 and "HTTP 503" in states[1]["error"], states
 

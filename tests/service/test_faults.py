@@ -24,7 +24,7 @@ from core.db import session_scope
 from core.schema import Document, Field
 from synth import documents
 from synth.pages import make_page, random_style
-from tests.services import Service, Worker, cpu_hog, start_service
+from tests.services import Service, Worker, cpu_hog, start_service, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 # A stopping worker finishes the page in hand (a second or two on loaded cores), hands its
@@ -57,15 +57,6 @@ def _document(service: Service, batch_id: str, name: str) -> Document:
 def _field_count(service: Service, document_id: int) -> int:
     with session_scope(service.settings) as session:
         return len(session.scalars(select(Field.id).where(Field.document_id == document_id)).all())
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # Each fault happens on an idle machine and with every core kept busy, on Redis and on the
@@ -105,7 +96,7 @@ def test_a_worker_killed_mid_document_is_redone_exactly_once(
     backend = {"database_url": pg_url, "broker_url": broker} if broker else {}
     with start_service(tmp_path, broker_visibility_timeout_s=10, **backend) as service:
         batch = service.upload([("long.tif", content), ("short.png", short_png)]).get_json()["id"]
-        _wait_for(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
+        wait_until(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
                   "the long document to be half read")
         if kill == "whole worker":
             service.worker.kill()  # main process and pool: nothing is acknowledged
@@ -131,7 +122,7 @@ def private_redis(port: int) -> Iterator[subprocess.Popen]:
         pytest.skip("redis-server is not installed")
     process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    _wait_for(lambda: _port_open(port), 10, "redis-server to listen")
+    wait_until(lambda: _port_open(port), 10, "redis-server to listen")
     try:
         yield process
     finally:
@@ -227,10 +218,10 @@ def test_the_database_restarted_under_load(load, long_tiff, short_png, pg_url, r
     content, fields = long_tiff
     with start_service(tmp_path, database_url=pg_url, broker_url=redis_broker) as service:
         batch = service.upload([("long.tif", content), ("short.png", short_png)]).get_json()["id"]
-        _wait_for(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 2, 120,
+        wait_until(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 2, 120,
                   "reading to start")
         _restart_postgres()
-        _wait_for(_postgres_up, 60, "PostgreSQL to come back")
+        wait_until(_postgres_up, 60, "PostgreSQL to come back")
         # Web requests: at most one retry each, once the database answers again.
         for _ in range(3):
             response = service.client.get(f"/api/batches/{batch}")
@@ -262,7 +253,7 @@ def test_a_stopped_worker_hands_its_document_back_at_once(target, load, broker, 
     backend = {"database_url": pg_url, "broker_url": broker} if broker else {}
     with start_service(tmp_path, **backend) as service:
         batch = service.upload([("long.tif", content)]).get_json()["id"]
-        _wait_for(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
+        wait_until(lambda: (_document(service, batch, "long.tif").pages_done or 0) >= 3, 120,
                   "the long document to be half read")
         seconds = service.worker.terminate(group=target == "process group")
         assert seconds < STOP_WITHIN_S, f"the worker took {seconds:.1f} s to stop"

@@ -6,7 +6,6 @@ the app in pieces, each after the previous one's effect has been seen in the dat
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +16,7 @@ from core.db import session_scope
 from core.schema import DONE, Batch, Document
 from synth import documents
 from synth.pages import make_page, random_style
+from tests.services import wait_until
 
 BOUNDARY = "streamed-upload-test"
 WAIT_S = 120.0  # a loaded CI machine reads a page in seconds; this is far over that
@@ -98,15 +98,6 @@ def new_batch(service, known: set[str]) -> tuple[str | None, list[Document]]:  #
         return fresh[0], list(docs)
 
 
-def wait_for(condition: Callable[[], bool], what: str, service=None) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + WAIT_S
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not seen within {WAIT_S} s: {what}\n{service.worker.tail() if service else ''}")
-
-
 @pytest.fixture(scope="module")
 def forms(digits) -> list[bytes]:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(31)
@@ -119,8 +110,8 @@ def test_a_document_is_read_while_the_rest_of_its_upload_arrives(service, forms)
     known = batch_ids(service)
 
     def between(index: int) -> None:  # the first file is in; the second not yet sent
-        wait_for(lambda: any(d.status == DONE for d in new_batch(service, known)[1]),
-                 "the first document read before the upload ended", service)
+        wait_until(lambda: any(d.status == DONE for d in new_batch(service, known)[1]), WAIT_S,
+                   "the first document read before the upload ended", service.worker.tail)
         seen["batch"], docs = new_batch(service, known)
         seen["documents"] = len(docs)
 
@@ -138,8 +129,8 @@ def test_options_sent_after_the_files_apply_to_every_document(service, forms) ->
     known = batch_ids(service)
 
     def between(index: int) -> None:  # the page was read as a page before layout=field came
-        wait_for(lambda: any(d.status == DONE for d in new_batch(service, known)[1]),
-                 "the first document read before its options came")
+        wait_until(lambda: any(d.status == DONE for d in new_batch(service, known)[1]), WAIT_S,
+                   "the first document read before its options came", service.worker.tail)
 
     response = post(service, cut_in_second([part("files", forms[0], "form.png"),
                                             part("layout", b"field") + part("review_threshold", b"0.5")
@@ -159,7 +150,8 @@ def test_an_upload_refused_or_cut_off_half_way_leaves_no_batch(service, forms, e
     seen: dict[str, object] = {}
 
     def between(index: int) -> None:
-        wait_for(lambda: new_batch(service, known)[0] is not None, "the batch made from the first file")
+        wait_until(lambda: new_batch(service, known)[0] is not None, WAIT_S,
+                   "the batch made from the first file", service.worker.tail)
         seen["batch"] = new_batch(service, known)[0]
 
     first = part("files", forms[0], "first.png")
