@@ -100,7 +100,8 @@ class Forwarder:
         finally:
             writer.close()
 
-    async def _serve(self, port: int) -> object:
+    async def _listen(self, host: str, port: int) -> asyncio.base_events.Server:
+        """Each connection to (host, port) joined to the same port on loopback."""
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -108,14 +109,13 @@ class Forwarder:
                 writer.close()
                 return
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        return handle
+        return await asyncio.start_server(handle, host, port, reuse_address=True)
 
     def __enter__(self) -> Forwarder:
         self.thread.start()
         for host, port in self.addresses:
-            async def start(host: str = host, port: int = port) -> asyncio.base_events.Server:
-                return await asyncio.start_server(await self._serve(port), host, port, reuse_address=True)
-            self.servers.append(asyncio.run_coroutine_threadsafe(start(), self.loop).result(10))
+            started = asyncio.run_coroutine_threadsafe(self._listen(host, port), self.loop)
+            self.servers.append(started.result(10))
         return self
 
     def __exit__(self, *_: object) -> None:

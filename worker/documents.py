@@ -104,8 +104,8 @@ def record_crash(settings: Settings, document_id: int, error: BaseException) -> 
 def callback_due(settings: Settings, document_id: int) -> str | None:
     """The document's batch, if it is now finished and its callback is to be sent (claimed)."""
     with session_scope(settings) as session:
-        batch_id = session.scalar(select(Document.batch_id).where(Document.id == document_id))
-        if batch_id is None or not session.scalar(select(Batch.callback_status).where(
-                Batch.id == batch_id, Batch.callback_status == callbacks.PENDING)):
+        batch_id = session.scalar(select(Document.batch_id).join(Batch).where(
+            Document.id == document_id, Batch.callback_status == callbacks.PENDING))
+        if batch_id is None:  # no callback waits (most batches): one query per document
             return None
         return batch_id if callbacks.claim_if_finished(session, batch_id) else None
