@@ -46,7 +46,7 @@ def plain(documents: list[BenchDocument]) -> dict:
         for i, doc in enumerate(documents):
             stored = storage.put_bytes(doc.data)
             jobs.append(processing.Job(i, doc.name, stored.sha256, sniff(stored.head) or "", "plain",
-                                       settings.review_threshold, None, 1))
+                                       None, 1))
 
         def read(job: processing.Job) -> list[processing.PageOutcome]:
             return processing.read(job, storage, limits, reader.read_page, None, lambda total, done: None)

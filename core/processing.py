@@ -58,8 +58,7 @@ class Job:
     sha256: str
     kind: str
     batch_id: str
-    review_threshold: float
-    template: str | None
+    template: str | None  # the review threshold is read when saving: it may come after the files
     attempt: int
     layout: str = PAGE_LAYOUT
 
@@ -89,7 +88,7 @@ def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
     doc.status, doc.attempts, doc.pages_done = PROCESSING, doc.attempts + 1, 0
     doc.started_at = doc.heartbeat_at = utcnow()
     return Job(doc.id, doc.name, doc.sha256 or "", KINDS.get(doc.media_type or "", ""), doc.batch_id,
-               batch.review_threshold, batch.template, doc.attempts, batch.layout)
+               batch.template, doc.attempts, batch.layout)
 
 
 def progress(session: Session, document_id: int, page_count: int | None, pages_done: int) -> None:
@@ -141,20 +140,17 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
             decoded = time.perf_counter()
             if should_stop():
                 raise Interrupted(f"{job.name}: stopped after {len(outcomes)} of {total} pages")
-            if page.image is None:
-                outcomes.append(PageOutcome(page.number, None, page.error, decoded - decode_started))
-            else:
+            result, problem = None, page.error
+            if page.image is not None:
                 try:
                     result = read_page(page.image, template)
-                    outcomes.append(PageOutcome(page.number, result, None, decoded - decode_started,
-                                                time.perf_counter() - decoded))
                 except stops:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a bad page never stops the document
                     log.exception("%s: page %d could not be read", job.name, page.number)
                     problem = f"page {page.number}: could not be read ({type(exc).__name__}: {exc})"
-                    outcomes.append(PageOutcome(page.number, None, problem, decoded - decode_started,
-                                                time.perf_counter() - decoded))
+            outcomes.append(PageOutcome(page.number, result, problem, decoded - decode_started,
+                                        time.perf_counter() - decoded))
             if report:
                 on_page(total, len(outcomes))
     finally:
