@@ -38,6 +38,17 @@ P_WIDE_ZEROS = 0.4  # round or wide zeros, where MNIST's are narrow ovals
 P_ELASTIC = 0.6
 ELASTIC_STRENGTH = (0.02, 0.09)  # of the digit height: how far strokes are pushed
 ELASTIC_SCALE = 0.35  # of the digit height: the size of a bend
+# Capture steps crop fields tight, and often cut into the first or last digit (seen on real
+# cheque crops: a 2's foot or a 5's flag cut off at the image's edge). Share of training fields
+# cut so, and how much of the digit's width goes at most.
+P_EDGE_CUT = 0.15
+EDGE_CUT = (0.05, 0.3)
+# Paper above and below the writing, as a share of the digit height. Capture steps that crop
+# to the ink (real cheque amounts: digits fill 70-100% of the crop) leave little; a box's
+# inside leaves more.
+P_TIGHT = 0.5
+TIGHT_MARGINS = (0.0, 0.12)
+LOOSE_MARGINS = (0.03, 0.45)
 LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 LENGTH_WEIGHTS = (0.03, 0.07, 0.12, 0.2, 0.22, 0.16, 0.09, 0.05, 0.03, 0.03)
 
@@ -327,8 +338,9 @@ def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: f
     # The field around the writing: margins, and ink running over the edge now and then.
     h_ink, w_ink = alpha.shape
     over = rng.random() < 0.12
-    top = -int(height * rng.uniform(0.0, 0.15)) if over else int(height * rng.uniform(0.03, 0.45))
-    bottom = int(height * rng.uniform(0.03, 0.45))
+    margins = TIGHT_MARGINS if rng.random() < P_TIGHT else LOOSE_MARGINS
+    top = -int(height * rng.uniform(0.0, 0.15)) if over else int(height * rng.uniform(*margins))
+    bottom = int(height * rng.uniform(*margins))
     left = int(height * rng.uniform(0.0, 0.8))
     right = int(height * rng.uniform(0.0, 1.2))
     H, W = max(8, h_ink + top + bottom), max(8, w_ink + left + right)
@@ -376,6 +388,26 @@ def _scan(ink: np.ndarray, baseline: int, top: int, rng: np.random.Generator) ->
     return out
 
 
+def cut_edge(f: StringField, rng: np.random.Generator) -> StringField:
+    """The field cropped into its first digit (or its last, when the text ends in one), as a
+    tight capture crop is."""
+    boxes = list(f.digit_boxes)
+    if not boxes:
+        return f
+    left = not f.text[-1].isdigit() or rng.random() < 0.7
+    x, _, w, _ = boxes[0] if left else boxes[-1]
+    share = float(rng.uniform(*EDGE_CUT))
+    if left:
+        cut = max(0, min(int(x + share * w), f.image.shape[1] - 8))
+        image = f.image[:, cut:]
+        boxes = [(bx - cut, by, bw, bh) for bx, by, bw, bh in boxes]
+    else:
+        end = max(8, int(x + w - share * w))
+        image = f.image[:, :end]
+    return StringField(np.ascontiguousarray(image), f.value, f.text, tuple(boxes))
+
+
 def random_field(hands: Mixture, rng: np.random.Generator) -> StringField:
-    """A random amount written by one hand of the mixture."""
-    return field_image(random_text(rng), hands.pick(rng), rng)
+    """A random amount written by one hand of the mixture, now and then cut at an edge."""
+    f = field_image(random_text(rng), hands.pick(rng), rng)
+    return cut_edge(f, rng) if rng.random() < P_EDGE_CUT else f
