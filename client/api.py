@@ -1,0 +1,165 @@
+"""The service's API as a library: upload files in batches under the limits, follow the
+batches, export their results as one CSV or one JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from client import files
+from client.http import DEFAULT_TIMEOUT_S, ClientError, Connection, HttpError
+from client.multipart import Body
+from client.progress import Progress
+
+FINISHED = ("done", "partial", "failed")  # a batch in one of these states changes no more
+POLL_S = 1.0  # how often a batch being read is asked for its status
+HEADER_END = b"\r\n"  # the CSV export's lines end so (core/export.py); its header is one line
+
+
+@dataclass
+class UploadResult:
+    """What an upload made: the service's answer for each batch accepted, in order, and
+    what was not sent or was refused whole (each naming the file or files)."""
+
+    created: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # files left out of folders: not problems
+
+    @property
+    def ids(self) -> list[str]:
+        return [answer["id"] for answer in self.created]
+
+
+class Client:
+    """A Digits service at `base_url`, with its API token when it has one."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                 max_batch_bytes: int = files.DEFAULT_MAX_BATCH_BYTES,
+                 max_batch_files: int = files.DEFAULT_MAX_BATCH_FILES) -> None:
+        self.http = Connection(base_url, token, timeout)
+        self.max_batch_bytes, self.max_batch_files = max_batch_bytes, max_batch_files
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    def templates(self) -> list[str]:
+        """The names of the service's form templates."""
+        return list(self.http.get_json("/api/templates")["templates"])
+
+    def status(self, batch_id: str) -> dict:
+        """The batch's status as GET /api/batches/<id> gives it."""
+        return self.http.get_json(f"/api/batches/{batch_id}")
+
+    def upload(self, paths: Sequence[str | Path], template: str | None = None, layout: str | None = None,
+               threshold: float | None = None, callback_url: str | None = None,
+               progress: Progress | None = None) -> UploadResult:
+        """Send the files and the folders' readable files, in as many batches as the limits
+        need, each with the same options. FileNotFoundError for a path that does not exist;
+        ClientError when the service cannot be reached or refuses the request itself."""
+        options = [(name, value) for name, value in (
+            ("template", template), ("layout", layout),
+            ("review_threshold", None if threshold is None else repr(float(threshold))),
+            ("callback_url", callback_url)) if value]
+        selection = files.collect(paths)
+        probe = Body.make(options, [])  # boundaries all have one length: sizes hold for every body
+        plan = files.plan(selection.files, probe.file_length, probe.fixed_length(),
+                          self.max_batch_bytes, self.max_batch_files)
+        result = UploadResult(notes=list(selection.notes), problems=list(plan.too_large))
+        for text in result.notes + result.problems:
+            if progress is not None:
+                progress.note(text)
+        for number, batch in enumerate(plan.batches, start=1):
+            body = Body.make(options, batch)
+            label = f"uploading batch {number}/{len(plan.batches)}" if len(plan.batches) > 1 else "uploading"
+            if progress is not None:
+                progress.start(label, body.length(), "bytes")
+            try:
+                status, answer = self.http.post_form("/api/batches", body,
+                                                     progress.advance if progress is not None else None)
+            finally:
+                if progress is not None:
+                    progress.finish()
+            if status == 202:
+                result.created.append(answer)
+                if progress is not None:
+                    progress.note(f"batch {answer['id']}: {answer['documents']} document(s) queued")
+                continue
+            error = str(answer.get("error", f"HTTP {status}"))
+            if status in (413, 415) or (status == 400 and _names_a_file(error, batch)):
+                refused = f"batch of {len(batch)} file(s) from {batch[0]} refused: HTTP {status}: {error}"
+                result.problems.append(refused)
+                if progress is not None:
+                    progress.note(refused)
+                continue
+            raise HttpError(self.http.url("/api/batches"), status, error)  # the options, for every batch
+        return result
+
+    def wait(self, ids: str | Sequence[str], progress: Progress | None = None, poll_s: float = POLL_S,
+             timeout: float | None = None) -> list[dict]:
+        """Poll until every batch is finished (done, partial or failed); their final statuses,
+        in the order of `ids`. `progress` shows documents finished over documents in all."""
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        statuses: dict[str, dict] = {}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if progress is not None:
+            progress.start("reading", 0, "documents")
+        try:
+            while True:
+                for batch_id in ids:
+                    if statuses.get(batch_id, {}).get("status") not in FINISHED:
+                        statuses[batch_id] = self.status(batch_id)
+                if progress is not None:
+                    counts = [statuses[i]["documents"] for i in ids]
+                    progress.update(sum(c["done"] + c["failed"] for c in counts),
+                                    sum(c["total"] for c in counts))
+                if all(statuses[i]["status"] in FINISHED for i in ids):
+                    return [statuses[i] for i in ids]
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ClientError(f"{self.base_url}: batches not finished after {timeout} s: "
+                                      + ", ".join(i for i in ids if statuses[i]["status"] not in FINISHED))
+                time.sleep(poll_s)
+        finally:
+            if progress is not None:
+                progress.finish()
+
+    def export_csv(self, ids: str | Sequence[str], out: BinaryIO) -> None:
+        """The batches' CSV exports written to `out` as one CSV: one header, then every row."""
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        for number, batch_id in enumerate(ids):
+            chunks = self.http.download(f"/api/batches/{batch_id}/export.csv")
+            for chunk in (chunks if number == 0 else _after_header(chunks)):
+                out.write(chunk)
+
+    def export_json(self, ids: str | Sequence[str]) -> list[dict]:
+        """Each batch's status with its fields (as export.json gives them), in the order of `ids`."""
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        exported = []
+        for batch_id in ids:
+            status = self.status(batch_id)
+            data = b"".join(self.http.download(f"/api/batches/{batch_id}/export.json"))
+            status["fields"] = json.loads(data)["fields"]
+            exported.append(status)
+        return exported
+
+
+def _names_a_file(error: str, batch: Sequence[Path]) -> bool:
+    """Whether a refusal is about the batch's files (they are all unreadable), not its options:
+    the service's errors about a file begin with the file's name (a ZIP member's: its path)."""
+    return any(error.startswith(f"{name}:") for name in files.document_names(batch))
+
+
+def _after_header(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A CSV export without its header line."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        end = head.find(HEADER_END)
+        if end >= 0:
+            yield head[end + len(HEADER_END):]
+            yield from chunks
+            return
