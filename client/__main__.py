@@ -90,7 +90,8 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--max-batch-files", type=positive, default=files.DEFAULT_MAX_BATCH_FILES,
                         metavar="N", help="files per batch, ZIPs opened (default 1000: MAX_FILES_PER_BATCH)")
     status = commands.add_parser("status", parents=[common], help="show (or wait for, or export) batches",
-                                 epilog=EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 epilog=EXIT_HELP + "\n(status: 0 when every batch is done, 1 otherwise)",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     status.add_argument("ids", nargs="+", metavar="BATCH_ID")
     return top
 
@@ -104,13 +105,10 @@ def describe(status: dict) -> str:
 
 
 def finish(client: Client, ids: list[str], args: argparse.Namespace, progress: Progress,
-           problems: list[str]) -> int:
-    """Wait and export when asked; the exit status for these batches and the problems so far."""
-    if not (args.wait or args.csv or args.json):
-        for batch_id in ids:
-            print(f"{batch_id} queued")
-        return EXIT_INCOMPLETE if problems else EXIT_DONE
-    statuses = client.wait(ids, progress) if ids else []
+           problems: list[str], waited: bool) -> int:
+    """Show the batches (waiting for them when `waited`), export them when asked; the exit
+    status for these batches and the problems so far."""
+    statuses = (client.wait(ids, progress) if waited else [client.status(i) for i in ids]) if ids else []
     for status in statuses:
         progress.note(describe(status))
         for error in status.get("errors", []):
@@ -126,6 +124,11 @@ def finish(client: Client, ids: list[str], args: argparse.Namespace, progress: P
         progress.note("no batch was made: nothing exported")
     complete = bool(statuses) and all(s["status"] == "done" for s in statuses)
     return EXIT_DONE if complete and not problems else EXIT_INCOMPLETE
+
+
+def waits(args: argparse.Namespace) -> bool:
+    """--csv and --json wait: they export finished batches."""
+    return bool(args.wait or args.csv or args.json)
 
 
 def upload(client: Client, args: argparse.Namespace, progress: Progress) -> int:
@@ -144,12 +147,14 @@ def upload(client: Client, args: argparse.Namespace, progress: Progress) -> int:
         progress.note("nothing to send: no PNG, JPEG, TIFF, PDF or ZIP file in " + ", ".join(args.paths))
         return EXIT_ERROR
     problems = list(sent.problems)
-    if not (args.wait or args.csv or args.json):  # refused at upload: reported in the status otherwise
-        for answer in sent.created:
-            for error in answer.get("errors", []):
-                progress.note(f"  {error['error']}")
-                problems.append(error["error"])
-    return finish(client, sent.ids, args, progress, problems)
+    if waits(args):
+        return finish(client, sent.ids, args, progress, problems, waited=True)
+    for answer in sent.created:  # files refused at upload (with --wait: in the batch's errors)
+        for error in answer.get("errors", []):
+            progress.note(f"  {error['error']}")
+            problems.append(error["error"])
+        print(f"{answer['id']} {answer['status']}")
+    return EXIT_INCOMPLETE if problems else EXIT_DONE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "upload":
             return upload(client, args, progress)
-        return finish(client, list(args.ids), args, progress, [])
+        return finish(client, list(args.ids), args, progress, [], waited=waits(args))
     except HttpError as exc:
         hint = f" (set {TOKEN_VARIABLE} to the service's token)" if exc.status == 401 else ""
         progress.note(f"{exc}{hint}")

@@ -4,6 +4,7 @@ batches, export their results as one CSV or one JSON."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,10 +14,13 @@ from typing import BinaryIO
 from client import files
 from client.http import DEFAULT_TIMEOUT_S, ClientError, Connection, HttpError
 from client.multipart import Body
-from client.progress import Progress
+from client.progress import Progress, Silent
 
 FINISHED = ("done", "partial", "failed")  # a batch in one of these states changes no more
 POLL_S = 1.0  # how often a batch being read is asked for its status
+LISTED_FILES = 3  # a refused batch's message names this many of its files
+# How the service's 413 names its limit (web/api.py): "... larger than the limit of N bytes".
+LIMIT_PATTERN = re.compile(r"limit of (\d+) bytes")
 HEADER_END = b"\r\n"  # the CSV export's lines end so (core/export.py); its header is one line
 
 
@@ -61,40 +65,53 @@ class Client:
         """Send the files and the folders' readable files, in as many batches as the limits
         need, each with the same options. FileNotFoundError for a path that does not exist;
         ClientError when the service cannot be reached or refuses the request itself."""
+        progress = progress or Silent()
         options = [(name, value) for name, value in (
             ("template", template), ("layout", layout),
             ("review_threshold", None if threshold is None else repr(float(threshold))),
             ("callback_url", callback_url)) if value]
         selection = files.collect(paths)
+        result = UploadResult(notes=list(selection.notes))
+        for note in selection.notes:
+            progress.note(note)
         probe = Body.make(options, [])  # boundaries all have one length: sizes hold for every body
-        plan = files.plan(selection.files, probe.file_length, probe.fixed_length(),
-                          self.max_batch_bytes, self.max_batch_files)
-        result = UploadResult(notes=list(selection.notes), problems=list(plan.too_large))
-        for text in result.notes + result.problems:
-            if progress is not None:
-                progress.note(text)
-        for number, batch in enumerate(plan.batches, start=1):
+        limit = self.max_batch_bytes
+
+        def split(paths: Sequence[Path]) -> list[list[Path]]:
+            plan = files.plan(paths, probe.file_length, probe.fixed_length(), limit, self.max_batch_files)
+            for problem in plan.too_large:
+                result.problems.append(problem)
+                progress.note(problem)
+            return plan.batches
+
+        pending, sent = split(selection.files), 0
+        while pending:
+            batch = pending.pop(0)
+            sent += 1
             body = Body.make(options, batch)
-            label = f"uploading batch {number}/{len(plan.batches)}" if len(plan.batches) > 1 else "uploading"
-            if progress is not None:
-                progress.start(label, body.length(), "bytes")
+            count = sent + len(pending)
+            label = f"uploading batch {sent}/{count}" if count > 1 else "uploading"
+            progress.start(label, body.length(), "bytes")
             try:
-                status, answer = self.http.post_form("/api/batches", body,
-                                                     progress.advance if progress is not None else None)
+                status, answer = self.http.post_form("/api/batches", body, progress.advance)
             finally:
-                if progress is not None:
-                    progress.finish()
+                progress.finish()
             if status == 202:
                 result.created.append(answer)
-                if progress is not None:
-                    progress.note(f"batch {answer['id']}: {answer['documents']} document(s) queued")
+                progress.note(f"batch {answer['id']}: {answer['documents']} document(s) queued")
                 continue
             error = str(answer.get("error", f"HTTP {status}"))
+            smaller = _limit_in(error) if status == 413 else None
+            if smaller is not None and smaller < limit:  # the service's limit is lower: split again
+                limit = smaller
+                progress.note(f"{self.base_url} takes at most {limit} bytes a request: sending the rest "
+                              "in smaller batches")
+                pending = split([p for b in [batch, *pending] for p in b])
+                continue
             if status in (413, 415) or (status == 400 and _names_a_file(error, batch)):
-                refused = f"batch of {len(batch)} file(s) from {batch[0]} refused: HTTP {status}: {error}"
+                refused = f"batch {sent} ({_listed(batch)}) refused: HTTP {status}: {error}"
                 result.problems.append(refused)
-                if progress is not None:
-                    progress.note(refused)
+                progress.note(refused)
                 continue
             raise HttpError(self.http.url("/api/batches"), status, error)  # the options, for every batch
         return result
@@ -106,17 +123,18 @@ class Client:
         ids = [ids] if isinstance(ids, str) else list(ids)
         statuses: dict[str, dict] = {}
         deadline = None if timeout is None else time.monotonic() + timeout
-        if progress is not None:
-            progress.start("reading", 0, "documents")
+        started, progress = False, progress or Silent()
         try:
             while True:
                 for batch_id in ids:
                     if statuses.get(batch_id, {}).get("status") not in FINISHED:
                         statuses[batch_id] = self.status(batch_id)
-                if progress is not None:
-                    counts = [statuses[i]["documents"] for i in ids]
-                    progress.update(sum(c["done"] + c["failed"] for c in counts),
-                                    sum(c["total"] for c in counts))
+                counts = [statuses[i]["documents"] for i in ids]
+                total = sum(c["total"] for c in counts)
+                if not started:  # once the total is known
+                    progress.start("reading", total, "documents")
+                    started = True
+                progress.update(sum(c["done"] + c["failed"] for c in counts), total)
                 if all(statuses[i]["status"] in FINISHED for i in ids):
                     return [statuses[i] for i in ids]
                 if deadline is not None and time.monotonic() > deadline:
@@ -124,8 +142,7 @@ class Client:
                                       + ", ".join(i for i in ids if statuses[i]["status"] not in FINISHED))
                 time.sleep(poll_s)
         finally:
-            if progress is not None:
-                progress.finish()
+            progress.finish()
 
     def export_csv(self, ids: str | Sequence[str], out: BinaryIO) -> None:
         """The batches' CSV exports written to `out` as one CSV: one header, then every row."""
@@ -145,6 +162,18 @@ class Client:
             status["fields"] = json.loads(data)["fields"]
             exported.append(status)
         return exported
+
+
+def _limit_in(error: str) -> int | None:
+    """The limit a 413 names ("larger than the limit of N bytes"), if it names one."""
+    found = LIMIT_PATTERN.search(error)
+    return int(found.group(1)) if found else None
+
+
+def _listed(batch: Sequence[Path]) -> str:
+    """The batch's files for a message: the first few names, and how many more."""
+    names = ", ".join(p.name for p in batch[:LISTED_FILES])
+    return names + (f" and {len(batch) - LISTED_FILES} more" if len(batch) > LISTED_FILES else "")
 
 
 def _names_a_file(error: str, batch: Sequence[Path]) -> bool:

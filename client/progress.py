@@ -42,11 +42,12 @@ class Progress:
 
     def finish(self) -> None:
         """The task is over: its last state shown, the terminal's line ended."""
-        self._show(force=True)
+        if self.label:
+            self._show(force=True)
         if self.drawn and self.tty and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()
-        self.drawn = False
+        self.label, self.drawn = "", False
 
     def note(self, text: str) -> None:
         """A line of its own (a warning, a file skipped): shown even when quiet."""
@@ -59,7 +60,7 @@ class Progress:
 
     def line(self) -> str:
         """The progress as text: label, bar, figures."""
-        share = min(1.0, self.done / self.total) if self.total else 1.0
+        share = min(1.0, self.done / self.total) if self.total else 0.0
         filled = int(share * BAR_WIDTH)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         figures = (f"{self.done / MIB:.1f}/{self.total / MIB:.1f} MiB" if self.unit == "bytes"
@@ -80,3 +81,13 @@ class Progress:
             self.printed = self.line()
             self.stream.write(self.printed + "\n")
         self.stream.flush()
+
+
+class Silent(Progress):
+    """No progress and no notes: what the library shows when it is given no Progress."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True, tty=False)
+
+    def note(self, text: str) -> None:
+        pass
