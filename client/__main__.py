@@ -12,7 +12,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
 
 from client import files
 from client.api import Client, UploadResult
@@ -29,6 +32,7 @@ TOKEN_VARIABLE = "API_TOKEN"  # the service's token, sent as Authorization: Bear
 LAYOUTS = ("page", "field")  # the upload's layouts (DESIGN.md, POST /api/batches)
 EXIT_HELP = ("exit status: 0 every batch done (without --wait: every file accepted); 1 a batch partial or\n"
              "failed, or a file not sent or refused; 2 usage error, or the service unreachable or refusing")
+PARTIAL_SUFFIX = ".part"  # an export is written under this name until it is complete
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}  # --max-batch-bytes suffixes, binary
 
 
@@ -115,15 +119,39 @@ def finish(client: Client, ids: list[str], args: argparse.Namespace, progress: P
             progress.note(f"  {error['error']}")
         print(f"{status['id']} {status['status']}")
     if args.csv and ids:
-        with open(args.csv, "wb") as out:
+        with written(args.csv) as out:
             client.export_csv(ids, out)
     if args.json and ids:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(client.export_json(ids), out, indent=1, ensure_ascii=False)
+        exported = client.export_json(ids)
+        with written(args.json) as out:
+            out.write(json.dumps(exported, indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
     if (args.csv or args.json) and not ids:
         progress.note("no batch was made: nothing exported")
     complete = bool(statuses) and all(s["status"] == "done" for s in statuses)
     return EXIT_DONE if complete and not problems else EXIT_INCOMPLETE
+
+
+@contextmanager
+def written(path: str) -> Iterator[BinaryIO]:
+    """A file written whole or not at all: into PATH.part, renamed to PATH once complete (an
+    export cut off half way leaves no CSV that looks finished)."""
+    partial = Path(path + PARTIAL_SUFFIX)
+    try:
+        with partial.open("wb") as out:
+            yield out
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def outputs_writable(args: argparse.Namespace) -> str | None:
+    """Why --csv or --json cannot be written, found before anything is sent (None: they can)."""
+    for option, path in (("--csv", args.csv), ("--json", args.json)):
+        if path and not Path(path).resolve().parent.is_dir():
+            return f"{option} {path}: no such folder"
+        if path and Path(path).is_dir():
+            return f"{option} {path}: is a folder"
+    return None
 
 
 def waits(args: argparse.Namespace) -> bool:
@@ -160,6 +188,10 @@ def upload(client: Client, args: argparse.Namespace, progress: Progress) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits with 2 on a usage error
     progress = Progress(quiet=args.quiet)
+    unwritable = outputs_writable(args)
+    if unwritable:
+        progress.note(unwritable)
+        return EXIT_ERROR
     try:
         client = Client(args.url, os.environ.get(TOKEN_VARIABLE) or None, args.timeout,
                         getattr(args, "max_batch_bytes", files.DEFAULT_MAX_BATCH_BYTES),

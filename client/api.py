@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from client import files
 from client.http import DEFAULT_TIMEOUT_S, ClientError, Connection, HttpError
@@ -57,7 +58,7 @@ class Client:
 
     def status(self, batch_id: str) -> dict:
         """The batch's status as GET /api/batches/<id> gives it."""
-        return self.http.get_json(f"/api/batches/{batch_id}")
+        return self.http.get_json(f"/api/batches/{quote(batch_id, safe='')}")
 
     def upload(self, paths: Sequence[str | Path], template: str | None = None, layout: str | None = None,
                threshold: float | None = None, callback_url: str | None = None,
@@ -148,7 +149,7 @@ class Client:
         """The batches' CSV exports written to `out` as one CSV: one header, then every row."""
         ids = [ids] if isinstance(ids, str) else list(ids)
         for number, batch_id in enumerate(ids):
-            chunks = self.http.download(f"/api/batches/{batch_id}/export.csv")
+            chunks = self.http.download(f"/api/batches/{quote(batch_id, safe='')}/export.csv")
             for chunk in (chunks if number == 0 else _after_header(chunks)):
                 out.write(chunk)
 
@@ -158,7 +159,7 @@ class Client:
         exported = []
         for batch_id in ids:
             status = self.status(batch_id)
-            data = b"".join(self.http.download(f"/api/batches/{batch_id}/export.json"))
+            data = b"".join(self.http.download(f"/api/batches/{quote(batch_id, safe='')}/export.json"))
             status["fields"] = json.loads(data)["fields"]
             exported.append(status)
         return exported

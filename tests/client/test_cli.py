@@ -124,7 +124,8 @@ def test_a_missing_or_wrong_token_is_exit_2_and_nothing_is_sent(served, cheques,
 def test_usage_errors_are_exit_2(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
     empty = str(tmp_path)  # a folder with nothing to send
     for args in (["upload"], ["upload", str(tmp_path / "missing.png")], ["upload", empty, "--threshold", "2"],
-                 ["upload", empty, "--template", "no-such-template"], ["upload", empty]):
+                 ["upload", empty, "--template", "no-such-template"], ["upload", empty],
+                 ["upload", empty, "--csv", str(tmp_path / "missing" / "out.csv")]):
         run = run_cli(*args, "--url", served.url)
         assert run.returncode == 2, (args, run.stderr)
         assert run.stderr.strip(), args
