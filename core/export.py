@@ -18,7 +18,7 @@ from core.schema import REVIEWED, Digit, Document, Field, Page, Review, iso_utc
 CSV_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "height",
                "page_width", "page_height", "value", "recognized_value", "confidence", "status",
                # additions, after the contract's columns:
-               "kind", "unreadable", "reviewed_by", "reviewed_at"]
+               "kind", "unreadable", "reviewed_by", "reviewed_at", "rule_error"]
 ROWS_PER_FETCH = 1000
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection"):
 # such text cells are written with a leading apostrophe. The JSON export keeps raw values.
@@ -85,7 +85,7 @@ def csv_lines(session: Session, batch_id: str) -> Iterator[str]:
                 f.height, page.width, page.height, safe_cell(f.value), safe_cell(f.recognized_value),
                 f"{f.confidence:.4f}", f.status, f.kind, "true" if f.unreadable else "false",
                 safe_cell(review.reviewer) if review else "",
-                iso_utc(review.created_at) if review else ""])
+                iso_utc(review.created_at) if review else "", f.rule_error or ""])
         yield take()
 
 
@@ -99,6 +99,7 @@ def field_json(f: Field, page: Page, doc: Document, digits: list[Digit],
         "cells": f.cells, "value": f.value, "recognized_value": f.recognized_value,
         "confidence": round(f.confidence, 4), "status": f.status, "unreadable": f.unreadable,
         "readings": f.readings or {},
+        "rule_error": f.rule_error,
         "reviewed_by": review.reviewer if review else None,
         "reviewed_at": iso_utc(review.created_at) if review else None,
         "digits": [{"value": d.value, "confidence": round(d.confidence, 4),

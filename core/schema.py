@@ -144,6 +144,8 @@ class Field(Base):
     unreadable: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     readings: Mapped[dict[str, str] | None] = mapped_column(JSON)  # each reader's own reading
+    # Why no reading kept the rule of the field's template region (it then waits for review).
+    rule_error: Mapped[str | None] = mapped_column(Text)
     page: Mapped[Page] = relationship(back_populates="fields")
     digits: Mapped[list[Digit]] = relationship(back_populates="field", order_by="Digit.position",
                                                cascade="all, delete-orphan", passive_deletes=True)

@@ -169,11 +169,16 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def combine(opinions: Sequence[Opinion], calibration: Calibration = DEFAULT_CALIBRATION) -> Combined:
-    """The value the readers together find most probable, and how sure to be of it."""
+def combine(opinions: Sequence[Opinion], calibration: Calibration = DEFAULT_CALIBRATION,
+            candidates: Sequence[str] | None = None) -> Combined:
+    """The value the readers together find most probable, and how sure to be of it; among
+    `candidates` when given (the values a field's rule allows), else the readers' own."""
     if not opinions:
         raise ValueError("combine needs at least one opinion")
-    candidates = list(dict.fromkeys(v for o in opinions for v in o.candidates()))
+    if candidates is not None and not candidates:
+        raise ValueError("combine needs at least one candidate")
+    candidates = list(dict.fromkeys(candidates if candidates is not None
+                                    else (v for o in opinions for v in o.candidates())))
     weights = [calibration.weights.get(o.reader, 1.0) for o in opinions]
     table = np.array([[o.log_prob(v) for o in opinions] for v in candidates])  # (values, readers)
     scores = table @ np.asarray(weights)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reading.combine import Calibrations, LineReader, Opinion
-from segmentation import cut, split, vote
+from reading.rules import Rule
+from segmentation import cut, ruled, split, vote
 from segmentation.boxes import Structure
 from segmentation.fields import MARGIN, field_structure, ink_extent, inside_image
 from segmentation.results import Box, DigitResult, FieldResult
@@ -239,23 +240,37 @@ def _uncut(f: CutField) -> vote.CutReading:
     return vote.CutReading((), np.zeros((0, 10)), 0.0, 1.0, False, inked)
 
 
-def field_result(f: CutField, read: Opinions, name: str, calibration: Calibrations) -> FieldResult:
+def field_result(f: CutField, read: Opinions, name: str, calibration: Calibrations,
+                 rule: Rule | None = None) -> FieldResult:
+    """One field decided from what was read of it; with a `rule`, the most probable reading
+    that keeps it (`ruled`), or the reason none does."""
     s = f.structure
     reading = read.cut
     value, confidence, digits, readings = reading.value, reading.confidence, reading.digits, ()
-    if read.opinions and read.place is not None:
+    rule_error = None
+    whole = bool(read.opinions) and read.place is not None
+    if whole and rule is not None:
+        value, confidence, digits, readings, rule_error = ruled.line_decision(
+            s, reading, read.opinions, read.place, calibration.for_kind(f.kind), rule)
+    elif whole:
         value, confidence, digits, readings = vote.decide(s, reading, read.opinions, read.place,
                                                           calibration.for_kind(f.kind))
+    elif rule is not None:
+        value, confidence, digits, readings, rule_error = ruled.cut_decision(reading, rule)
     cells = tuple(s.frame.box_to_page(*c) for c in s.cells()) if s.kind == "comb" else ()
-    return FieldResult(name, f.kind, f.page_box, cells, value, float(confidence), digits, readings)
+    return FieldResult(name, f.kind, f.page_box, cells, value, float(confidence), digits, readings,
+                       rule_error)
 
 
 def read_fields(fields: list[CutField], classify: Classify | None, names: list[str],
              lines: Sequence[LineReader], calibration: Calibrations,
-             timings: dict[str, float]) -> list[FieldResult]:
-    """The fields read and decided; `names` in the order of `fields`."""
+             timings: dict[str, float], rules: Sequence[Rule | None] = ()) -> list[FieldResult]:
+    """The fields read and decided; `names` (and `rules`, each field's rule or None) in the
+    order of `fields`."""
     read = field_opinions(fields, classify, lines, timings, calibration)
-    return [field_result(f, r, name, calibration) for f, r, name in zip(fields, read, names)]
+    rules = list(rules) or [None] * len(fields)
+    return [field_result(f, r, name, calibration, rule)
+            for f, r, name, rule in zip(fields, read, names, rules)]
 
 
 def _recognise(fields: list[CutField], classify: Classify | None) -> dict[int, np.ndarray]:

@@ -94,9 +94,12 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
     timings["segment"] = time.perf_counter() - started
     boxes = [f.page_box for f in fields]
     order = reading_order(boxes)
-    names = distinct([(template.name_for(boxes[index], width, height) if template else None)
-                      or f"field_{rank}" for rank, index in enumerate(order, start=1)])
-    results = fieldread.read_fields([fields[i] for i in order], classify, names, lines, calibration, timings)
+    regions = [template.region_for(boxes[index], width, height) if template else None for index in order]
+    names = distinct([region.name if region else f"field_{rank}"
+                      for rank, region in enumerate(regions, start=1)])
+    rules = [region.rule if region else None for region in regions]
+    results = fieldread.read_fields([fields[i] for i in order], classify, names, lines, calibration,
+                                    timings, rules)
     page = PageResult(width, height, round(skew, 2), 0, tuple(results), tuple(warnings), timings)
     return page, on_side
 
@@ -185,4 +188,4 @@ def _unturn_field(f: FieldResult, rotation: int, width: int, height: int) -> Fie
     digits = tuple(DigitResult(d.value, d.confidence, back(d.box), d.alternatives, d.glyph)
                    for d in f.digits)
     return FieldResult(f.name, f.kind, back(f.box), tuple(back(c) for c in f.cells), f.value,
-                       f.confidence, digits, f.readings)
+                       f.confidence, digits, f.readings, f.rule_error)

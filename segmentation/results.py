@@ -31,6 +31,7 @@ class FieldResult:
     confidence: float  # probability that the whole value is right
     digits: tuple[DigitResult, ...]
     readings: tuple[tuple[str, str], ...] = ()  # each reader's own reading, when several read it
+    rule_error: str | None = None  # why no reading keeps the template's rule (it goes to review)
 
 
 @dataclass(frozen=True)

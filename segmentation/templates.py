@@ -11,6 +11,10 @@ region are numbered in reading order (`field_<n>`).
 
 A region with `"drawn": false` has no box drawn around its field (a cheque's amount written on
 a printed line, say): the region itself is read as one field, whatever is found in it.
+
+A region may declare what its field holds, `"rule": {"kind": "digits", "length": 8, "check":
+"luhn"}` and the like (`reading.rules`): its reading is then the most probable value that
+keeps the rule, and a field no reading fits goes to review with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from reading.rules import Rule, RuleError, parse_rule
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -35,6 +41,7 @@ class Region:
     width: float
     height: float
     drawn: bool = True  # False: no box is drawn; the region itself is the field
+    rule: Rule | None = None  # what the field holds (reading.rules), if the template says
 
     def holds(self, fx: float, fy: float) -> bool:
         return self.x <= fx <= self.x + self.width and self.y <= fy <= self.y + self.height
@@ -46,13 +53,15 @@ class Template:
     regions: tuple[Region, ...]
     description: str = ""
 
-    def name_for(self, box: tuple[int, int, int, int], page_w: int, page_h: int) -> str | None:
+    def region_for(self, box: tuple[int, int, int, int], page_w: int, page_h: int) -> Region | None:
+        """The first region holding the box's centre."""
         x, y, w, h = box
         fx, fy = (x + w / 2) / page_w, (y + h / 2) / page_h
-        for region in self.regions:
-            if region.holds(fx, fy):
-                return region.name
-        return None
+        return next((region for region in self.regions if region.holds(fx, fy)), None)
+
+    def name_for(self, box: tuple[int, int, int, int], page_w: int, page_h: int) -> str | None:
+        region = self.region_for(box, page_w, page_h)
+        return region.name if region else None
 
     def undrawn_boxes(self, page_w: int, page_h: int) -> list[tuple[int, int, int, int]]:
         """The regions read whole (no drawn box), in page pixels, clipped to the page."""
@@ -92,7 +101,13 @@ def parse_template(data: object, source: str) -> Template:
         drawn = region.get("drawn", True)
         if not isinstance(drawn, bool):
             raise TemplateError(f"{where}: 'drawn' must be true or false")
-        parsed.append(Region(region["name"], x, y, w, h, drawn))
+        rule = None
+        if region.get("rule") is not None:
+            try:
+                rule = parse_rule(region["rule"])
+            except RuleError as exc:
+                raise TemplateError(f"{where} ({region['name']!r}): 'rule': {exc}") from None
+        parsed.append(Region(region["name"], x, y, w, h, drawn, rule))
     return Template(name, tuple(parsed), str(data.get("description", "")))
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from reading import ctc
-from reading.combine import Calibration, CtcOpinion, DigitsOpinion, LineReader, Opinion, combine
+from reading.combine import (
+    Calibration,
+    Combined,
+    CtcOpinion,
+    DigitsOpinion,
+    LineReader,
+    Opinion,
+    combine,
+)
 from segmentation.boxes import Structure
 from segmentation.cut import WEAK_INK
 from segmentation.glyph import to_mnist
@@ -77,7 +85,13 @@ def decide(s: Structure, cut: CutReading, opinions: Sequence[Opinion], place: Pl
            calibration: Calibration) -> Decision:
     """Value, confidence, digits and each reader's own reading of one field, from every
     reader's opinion (the cut reader's among them)."""
-    combined = combine(opinions, calibration)
+    return settle(s, cut, opinions, place, combine(opinions, calibration))
+
+
+def settle(s: Structure, cut: CutReading, opinions: Sequence[Opinion], place: Placement,
+           combined: Combined) -> Decision:
+    """The decision for the value `combined` chose: the trust rules on its confidence, its
+    digits (the cut reader's, or placed where a line reader aligns them)."""
     lines = [o for o in opinions if isinstance(o, CtcOpinion)]
     value, confidence = combined.value, combined.confidence
     if cut.inked and (value == "" or (cut.unread and value == cut.value)):

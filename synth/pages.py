@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from reading.rules import luhn_digit
 from synth import render
 from synth.render import DigitSource, mm
 
@@ -130,6 +131,9 @@ class Canvas:
     digits: DigitSource
     rng: np.random.Generator
     fields: list[TruthField] = field(default_factory=list)
+    # Cheques' account numbers end in a Luhn check digit (as form_templates/cheque.json's rule
+    # wants); off by default, so that the pages of `make eval` stay the pages they were.
+    luhn_accounts: bool = False
 
     def __post_init__(self) -> None:
         self.width, self.height = mm(self.width_mm, self.dpi), mm(self.height_mm, self.dpi)
@@ -356,8 +360,11 @@ def draw_cheque(c: Canvas) -> None:
     c.open_box("amount", 128, 30, rng.uniform(38, 46), rng.uniform(10, 12.5), random_number(rng, 2, 7))
     c.label("Account", 8, 56, 3)
     cells = int(rng.integers(8, 11))
-    c.comb("account", 26, 50, cells, rng.uniform(4.6, 5.4), rng.uniform(6.5, 7.8),
-           [int(d) for d in rng.integers(0, 10, cells)])
+    cell_w, cell_h = rng.uniform(4.6, 5.4), rng.uniform(6.5, 7.8)
+    account = [int(d) for d in rng.integers(0, 10, cells)]
+    if c.luhn_accounts:  # the same draws either way: only the last digit differs
+        account[-1] = int(luhn_digit("".join(str(d) for d in account[:-1])))
+    c.comb("account", 26, 50, cells, cell_w, cell_h, account)
     c.rule(118, 60, 55)
     c.label("Signature", 135, 65, 2.6)
     micr = f"|: {rng.integers(10**8, 10**9)} |: {rng.integers(10**5, 10**6)} = {rng.integers(1000, 9999)}"
@@ -472,15 +479,16 @@ def _degrade(page: np.ndarray, s: Style, rng: np.random.Generator) -> np.ndarray
 
 
 def make_page(digits: DigitSource, rng: np.random.Generator, kind: str | None = None,
-              style: Style | str | None = None) -> SyntheticPage:
+              style: Style | str | None = None, luhn_accounts: bool = False) -> SyntheticPage:
     """One synthetic scan of `kind` (random if None) in `style` (random if None; "hard": a
-    random `hard_style`)."""
+    random `hard_style`); `luhn_accounts`: a cheque's account number ends in a Luhn check
+    digit."""
     kind = kind or str(rng.choice(KINDS, p=(0.4, 0.3, 0.3)))
     if style == "hard":
         style = hard_style(rng)
     style = style if isinstance(style, Style) else random_style(rng)
     width_mm, height_mm, draw = LAYOUTS[kind]
-    canvas = Canvas(width_mm, height_mm, style, digits, rng)
+    canvas = Canvas(width_mm, height_mm, style, digits, rng, luhn_accounts=luhn_accounts)
     draw(canvas)
     canvas.add_blots(style.blots)
     canvas.add_specks(style.specks)

@@ -100,6 +100,9 @@ SCHEMAS: dict[str, dict] = {
                   "confidence": {"type": "number"},
                   "status": {"enum": ["auto", "needs_review", "reviewed"]}, "unreadable": {"type": "boolean"},
                   "readings": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "rule_error": {"type": ["string", "null"], "description": (
+                      "Why no reading keeps the rule of the field's template region (the field "
+                      "then waits for review); null when it has no rule or keeps it.")},
                   "reviewed_by": {"type": ["string", "null"]}, "reviewed_at": {"type": ["string", "null"]},
                   "digits": {"type": "array", "items": {"$ref": "#/components/schemas/Digit"}},
                   "history": {"type": "array"}, "crop_url": {"type": "string"}}},

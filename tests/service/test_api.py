@@ -320,6 +320,40 @@ def test_a_template_region_with_no_drawn_box_is_read_whole(service, amount_image
     assert rows[0]["recognized_value"] == amount.value
 
 
+def test_a_field_no_reading_of_which_keeps_its_rule_waits_for_review(service, digits) -> None:  # type: ignore[no-untyped-def]
+    """A template whose account region wants 12 digits, on a cheque whose account comb has
+    8-10: however it is read, the account breaks the rule. With a review threshold of 0 every
+    other field is accepted; the account waits for a person, and the CSV (last column), the
+    field's JSON and the review queue say which rule it broke."""
+    rng = np.random.default_rng(41)
+    page = make_page(digits, rng, "cheque", random_style(rng, dpi=200, clean=True), luhn_accounts=True)
+    account = next(f for f in page.fields if f.name == "account")
+    template = json.loads((service.settings.form_templates_dir / "cheque.json").read_text())
+    template["name"] = "twelve"
+    for region in template["regions"]:
+        if region["name"] == "account":
+            region["rule"] = {"kind": "digits", "length": 12}
+    (service.settings.form_templates_dir / "twelve.json").write_text(json.dumps(template))
+    response = service.upload([("cheque.png", documents.png_bytes(page.image))], template="twelve",
+                              review_threshold="0")
+    assert response.status_code == 202, response.get_json()
+    batch_id = response.get_json()["id"]
+    status = service.wait(batch_id)
+    assert status["status"] == "done" and status["fields"]["needs_review"] == 1, status
+    rows = {r["field"]: r for r in service.csv_rows(batch_id)}
+    assert list(next(iter(rows.values())).keys())[-1] == "rule_error"
+    assert rows["account"]["status"] == "needs_review"
+    assert rows["account"]["rule_error"] == f"length {len(rows['account']['value'])}, expected 12"
+    assert len(rows["account"]["value"]) == len(account.value)
+    assert float(rows["account"]["confidence"]) <= 0.1
+    assert (rows["date"]["status"], rows["date"]["rule_error"]) == ("auto", "")
+    waiting = service.client.get(f"/api/review/next?batch={batch_id}").get_json()
+    assert [(f["field"], f["rule_error"]) for f in waiting["fields"]] == \
+        [("account", rows["account"]["rule_error"])]
+    exported = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]
+    assert {f["field"]: f["rule_error"] for f in exported}["date"] is None
+
+
 def test_numbers_past_what_the_database_holds_are_404_or_400(service) -> None:  # type: ignore[no-untyped-def]
     """Ids of 2^31 and up (PostgreSQL's integer) and 2^63 (SQLite's) are no such row, and huge
     query numbers are a 400: never a 500 from the database."""

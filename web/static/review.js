@@ -98,6 +98,9 @@
     $("readings").textContent = readings.length
       ? `Readers: ${readings.map(([name, value]) => `${name} “${value}”`).join(" · ")}` : "";
     $("readings").hidden = readings.length === 0;
+    // The template's rule for this field, when no reading keeps it: what to look for.
+    $("rule").textContent = field.rule_error ? `Rule not met: ${field.rule_error}` : "";
+    $("rule").hidden = !field.rule_error;
     const note = $("note");
     if (field.status === "reviewed") {
       const what = field.unreadable ? "marked unreadable" : `read as “${field.value}”`;

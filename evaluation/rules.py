@@ -1,0 +1,163 @@
+"""`make eval-rules`: what the cheque template's field rules do to straight-through reading.
+
+Generated cheques (MNIST's TEST digits; real dates written DDMMYYYY, account numbers ending
+in a Luhn check digit: `synth.pages.make_page(luhn_accounts=True)`) are read by the shipped
+pipeline twice, with `form_templates/cheque.json` as it is and with its rules taken out: the
+same pages, the same readers. Printed for each field (date, amount, account) and all
+together, without and with the rules: exact match, the share accepted without review at the
+default review threshold (and the error among those), and the straight-through share at
+<= 0.5% error (`evaluation.pages.auto_accept`); with the rules, how many fields a rule sent to
+review and how many readings it changed (and how many of those changes were right).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.pages import Scored, auto_accept
+from segmentation.boxes import iou
+from segmentation.pipeline import FieldResult
+from segmentation.templates import Template, load_template
+
+RULES_SEED = 20261203  # not make eval's seed: these pages are cheques only, with valid values
+FIELDS = ("date", "amount", "account")
+MATCH_IOU = 0.5  # as evaluation.pages: a field read matches a drawn one overlapping this much
+STYLES = ("ours", "hard")
+
+
+def without_rules(template: Template) -> Template:
+    """The same template with every region's rule taken out."""
+    return dataclasses.replace(template, regions=tuple(dataclasses.replace(r, rule=None)
+                                                       for r in template.regions))
+
+
+def _matched(truth: object, found: tuple[FieldResult, ...]) -> FieldResult | None:
+    best = max(found, key=lambda f: iou(truth.box, f.box), default=None)  # type: ignore[attr-defined]
+    return best if best is not None and iou(truth.box, best.box) >= MATCH_IOU else None  # type: ignore[attr-defined]
+
+
+def _summary(rows: list[tuple[Scored, str | None]], threshold: float) -> dict:
+    scored = [s for s, _ in rows]
+    table = auto_accept(scored, [threshold])
+    best = table["best"]
+    at = table["at_thresholds"][0]
+    return {"fields": len(scored),
+            "exact": sum(s.read == s.truth for s in scored) / max(1, len(scored)),
+            "straight_through_at_0.5pct": best["accepted_share"] if best else 0.0,
+            "threshold_at_0.5pct": best["threshold"] if best else None,
+            "accepted_at_default": at["accepted_share"], "error_at_default": at["error_among_accepted"],
+            "sent_to_review_by_rule": sum(error is not None for _, error in rows)}
+
+
+def evaluate(pages: list, reader, template: Template, threshold: float) -> dict:  # type: ignore[no-untyped-def]
+    """Every page read with and without the template's rules; per field name, both summaries
+    and how the readings changed."""
+    plain = without_rules(template)
+    rows: dict[str, dict[str, list[tuple[Scored, str | None]]]] = {
+        "without": {n: [] for n in FIELDS}, "with": {n: [] for n in FIELDS}}
+    changed = {n: {"changed": 0, "now_right": 0, "now_wrong": 0} for n in FIELDS}
+    seconds = {"without": 0.0, "with": 0.0}
+    for page in pages:
+        results = {}
+        for label, t in (("without", plain), ("with", template)):
+            started = time.perf_counter()
+            results[label] = reader.read_page(page.image, t).fields
+            seconds[label] += time.perf_counter() - started
+        for truth in page.fields:
+            if truth.name not in FIELDS:
+                continue
+            read = {label: _matched(truth, found) for label, found in results.items()}
+            for label, f in read.items():
+                rows[label][truth.name].append((
+                    Scored(truth.name, truth.value, f.value if f else None, f.confidence if f else 0.0),
+                    f.rule_error if f else None))
+            before, after = read["without"], read["with"]
+            if before and after and before.value != after.value:
+                changed[truth.name]["changed"] += 1
+                changed[truth.name]["now_right"] += after.value == truth.value
+                changed[truth.name]["now_wrong"] += before.value == truth.value
+    out: dict = {"pages": len(pages), "seconds": seconds, "fields": {}}
+    for name in (*FIELDS, "all"):
+        entry = {}
+        for label in ("without", "with"):
+            group = [r for n in FIELDS for r in rows[label][n]] if name == "all" else rows[label][name]
+            entry[label] = _summary(group, threshold)
+        entry["readings_changed"] = changed[name] if name != "all" else {
+            k: sum(c[k] for c in changed.values()) for k in ("changed", "now_right", "now_wrong")}
+        out["fields"][name] = entry
+    return out
+
+
+def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list:
+    import synth
+    from synth.pages import make_page
+
+    if style == "ours":
+        digits = synth.test_digits(mnist_dir)
+    else:
+        from models import mnist
+        from synth.hands import HandDigits, load_writers
+
+        data = mnist.load(mnist_dir)
+        digits = HandDigits(load_writers("test", data.x_test, data.y_test).mixture())  # type: ignore[assignment]
+    rng = np.random.default_rng(seed)
+    return [make_page(digits, rng, "cheque", None if style == "ours" else style, luhn_accounts=True)  # type: ignore[arg-type]
+            for _ in range(count)]
+
+
+def _print(style: str, r: dict, threshold: float) -> None:
+    print(f"\n== {style} style: {r['pages']} cheques; reading {r['seconds']['without']:.0f} s without "
+          f"rules, {r['seconds']['with']:.0f} s with ==")
+    print(f"{'field':8s} {'':8s} {'exact':>7s} {'straight through ≤0.5% (thr)':>29s} "
+          f"{'at ' + format(threshold, '.2f') + ' (error)':>20s} {'rule→review':>11s}")
+    for name, entry in r["fields"].items():
+        for label in ("without", "with"):
+            s = entry[label]
+            thr = f"({s['threshold_at_0.5pct']:.4f})" if s["threshold_at_0.5pct"] is not None else "(none)"
+            print(f"{name:8s} {label:8s} {s['exact']:7.2%} {s['straight_through_at_0.5pct']:19.2%} "
+                  f"{thr:>9s} {s['accepted_at_default']:11.2%} ({s['error_at_default']:.2%}) "
+                  f"{s['sent_to_review_by_rule']:11d}")
+        c = entry["readings_changed"]
+        print(f"{'':8s} readings changed by the rule: {c['changed']} ({c['now_right']} now right, "
+              f"{c['now_wrong']} now wrong)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.rules", description=__doc__.splitlines()[0])
+    parser.add_argument("--cheques", type=int, default=400, help="cheques of each style")
+    parser.add_argument("--seed", type=int, default=RULES_SEED)
+    parser.add_argument("--style", choices=(*STYLES, "all"), default="all")
+    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--output", type=Path, default=Path("results/eval_rules.json"))
+    args = parser.parse_args(argv)
+
+    from core.settings import DEFAULT_REVIEW_THRESHOLD, Settings
+    from worker.recognition import reader_for
+
+    settings = Settings.from_env()
+    reader = reader_for(settings)  # one thread, as in a worker process
+    template = load_template(settings.form_templates_dir / "cheque.json")
+    report: dict = {"seed": args.seed, "model": reader.version, "threshold": DEFAULT_REVIEW_THRESHOLD,
+                    "styles": {}}
+    for offset, style in enumerate(STYLES if args.style == "all" else (args.style,)):
+        seed = args.seed + offset
+        print(f"generating {args.cheques} {style} cheques (seed {seed})…", flush=True)
+        pages = _pages(style, args.cheques, seed, args.mnist_dir)
+        result = evaluate(pages, reader, template, DEFAULT_REVIEW_THRESHOLD)
+        result["seed"] = seed
+        report["styles"][style] = result
+        _print(style, result, DEFAULT_REVIEW_THRESHOLD)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"written to {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
