@@ -33,11 +33,12 @@ RUN pip install --upgrade pip \
 # PP-OCR's recogniser comes inside the rapidocr wheel installed above) and the form templates.
 COPY . .
 RUN python -m compileall -q core web worker segmentation models reading \
-    && mkdir -p /data \
-    && chown digits:digits /data
+    && mkdir -p /data /metrics \
+    && chown digits:digits /data /metrics
 
-# DATA_DIR holds the originals (and, on the embedded default, the SQLite files). docker-compose
-# mounts a volume here; an empty named volume takes the ownership set above.
+# DATA_DIR holds the originals (and, on the embedded default, the SQLite files); /metrics, the
+# processes' Prometheus counts (METRICS_DIR in docker-compose). docker-compose mounts a volume
+# on each; an empty named volume takes the ownership set above.
 ENV DATA_DIR=/data \
     HOST=0.0.0.0 \
     PORT=8000

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from core import metrics
 from core.migrate import upgrade
 from core.settings import Settings
 
@@ -19,6 +20,9 @@ from core.settings import Settings
 def main() -> int:
     settings = Settings.from_env()
     upgrade(settings)
+    # The workers' counts of the last run go, before any process of this one writes its own
+    # (the workers count in METRICS_DIR themselves: worker.app).
+    metrics.wipe(settings.metrics_dir)
     python = sys.executable
     web = subprocess.Popen([
         python, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{settings.host}:{settings.port}",

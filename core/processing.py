@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 KINDS = {media: kind for kind, media in MEDIA_TYPES.items()}
 ReadPage = Callable[[np.ndarray, Template | None], PageResult]
 CHANGED = "options changed"  # save's answer when the batch's options changed during the reading
+GAVE_UP = "gave up"  # start's answer when the document has had its last attempt (now failed)
 
 
 class Interrupted(Exception):
@@ -72,9 +73,9 @@ class PageOutcome:
     read_s: float = 0.0  # reading its fields
 
 
-def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
-    """Claim a document for reading; None if there is nothing to do (finished already, gone,
-    or given up after `max_attempts`, in which case it is marked failed)."""
+def start(session: Session, document_id: int, max_attempts: int) -> Job | str | None:
+    """Claim a document for reading; None if there is nothing to do (finished already, or
+    gone), GAVE_UP if it has been tried `max_attempts` times (it is marked failed now)."""
     doc = session.get(Document, document_id, with_for_update=True)
     if doc is None or doc.status in (DONE, FAILED):
         return None
@@ -83,7 +84,7 @@ def start(session: Session, document_id: int, max_attempts: int) -> Job | None:
         doc.error = (f"{doc.name}: given up after {doc.attempts} attempts: the worker reading it "
                      "stopped each time (crash or timeout)")
         log.error(doc.error)
-        return None
+        return GAVE_UP
     batch = session.get(Batch, doc.batch_id)
     doc.status, doc.attempts, doc.pages_done = PROCESSING, doc.attempts + 1, 0
     doc.started_at = doc.heartbeat_at = utcnow()

@@ -35,6 +35,9 @@ class Settings:
     web_processes: int = 2
     proxies: int = 0  # reverse proxies in front (their X-Forwarded-* headers are trusted)
     secure_cookies: bool = False  # set when users reach the service over HTTPS
+    # Where every process writes its Prometheus counts for GET /metrics (core.metrics); web and
+    # workers must share it. Unset: <data_dir>/metrics.
+    metrics_dir: Path | None = None
     mnist_dir: Path | None = None
     model_path: Path = PROJECT_ROOT / "models" / "weights" / "digits.onnx"  # the .keras file, exported
     # The string readers that read open boxes and field images whole, beside the glyph
@@ -104,6 +107,8 @@ class Settings:
             changes["broker_url"] = f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}"
         if not self.secret_key:
             changes["secret_key"] = _persistent_secret(data_dir)
+        metrics_dir = Path(self.metrics_dir).resolve() if self.metrics_dir else data_dir / "metrics"
+        changes["metrics_dir"] = metrics_dir
         if not 0.0 <= self.review_threshold <= 1.0:
             raise SettingsError(f"REVIEW_THRESHOLD must be within 0..1, got {self.review_threshold}")
         unknown = set(self.reader_names) - set(LINE_READERS)

@@ -25,6 +25,8 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeo
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 TEST_REDIS_DB = 13  # kept apart from a developer's `make run` on database 0
 WORKER_START_TIMEOUT_S = 90
+# GET /metrics parsed: (sample name, its labels sorted) -> value.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def services_required() -> bool:
@@ -210,6 +212,17 @@ class Service:
         raise AssertionError(f"batch {batch_id} not finished after {timeout}s (seen {seen}):\n"
                              f"{self.worker.tail()}")
 
+    def metrics(self) -> Samples:
+        """Every sample of GET /metrics, parsed as Prometheus parses the text format."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        response = self.client.get("/metrics")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.content_type.startswith("text/plain; version=0.0.4")
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(response.get_data(as_text=True))
+                for s in family.samples}
+
     def csv_rows(self, batch_id: str) -> list[dict[str, str]]:
         import csv
 
@@ -242,6 +255,11 @@ def start_service(data_dir: Path, concurrency: int = 1, **overrides: object) -> 
     finally:
         worker.stop()
         dispose_all()
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float | None:
+    """One sample's value from `Service.metrics()`; None when there is no such sample."""
+    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 HOG_SECONDS = 600  # a busy process ends by itself after this long, whatever happens to the test

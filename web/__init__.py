@@ -32,12 +32,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web import extensions
 
     extensions.init_app(app, settings)
-    from web import api, auth, openapi, pages, review
+    from web import api, auth, metrics, openapi, pages, review
 
     auth.init_app(app)
     api.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     return app

@@ -1,10 +1,11 @@
 """Access: the API token, the pages' login, cross-site request forgery, security headers.
 
-With API_TOKEN set, every /api/ request needs `Authorization: Bearer <token>` (401 otherwise)
-or a logged-in browser session (`web.sessions`: revocable, bound to the token); pages need
-the login. Wrong tokens are limited per client (429). Requests from a browser (they carry our
-session cookie or an Origin header) that change something must carry the session's CSRF
-token, so no other site can make a visitor's browser upload or correct anything.
+With API_TOKEN set, every /api/ request and every scrape of /metrics needs
+`Authorization: Bearer <token>` (401 otherwise) or a logged-in browser session
+(`web.sessions`: revocable, bound to the token); pages need the login. Wrong tokens are
+limited per client (429). Requests from a browser (they carry our session cookie or an Origin
+header) that change something must carry the session's CSRF token, so no other site can make
+a visitor's browser upload or correct anything.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from web import sessions
 from web.extensions import settings
 
 OPEN_PATHS = ("/healthz", "/login", "/static/")
+# Read by programs: without the token they are answered 401, not sent to the login page.
+TOKEN_PATHS = ("/api/", "/metrics")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -75,7 +78,7 @@ def _check() -> Response | None:
             sessions.failed()
             return _unauthorised()
         if not logged_in():
-            if path.startswith("/api/"):
+            if path.startswith(TOKEN_PATHS):
                 return _unauthorised()
             return redirect(url_for("pages.login", next=request.full_path))
     if request.method not in SAFE_METHODS and bearer is None and _from_browser():

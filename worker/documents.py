@@ -6,17 +6,18 @@ import logging
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core import callbacks, processing
 from core.db import session_scope
 from core.files import Limits, UnreadableFile
 from core.locks import document_lock
-from core.schema import FAILED, PAGE_LAYOUT, Batch, Document
+from core.schema import DONE, FAILED, PAGE_LAYOUT, Batch, Document, Field
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
-from worker import stopping
+from worker import metrics, stopping
 from worker.recognition import Reader
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,15 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         started = time.perf_counter()
         with session_scope(settings) as session:
             job = processing.start(session, document_id, settings.task_max_retries + 1)
-        if job is None:
+        if job == processing.GAVE_UP:
+            metrics.document_failed(metrics.GIVEN_UP)
+            return FAILED
+        if not isinstance(job, processing.Job):
             return None
         try:
             template = find_template(settings.form_templates_dir, job.template) if job.template else None
         except TemplateError as exc:
-            return _fail(settings, job, f"{job.name}: {exc}")
+            return _fail(settings, job, f"{job.name}: {exc}", metrics.TEMPLATE)
 
         def on_page(total: int | None, done: int) -> None:
             with session_scope(settings) as session:
@@ -52,7 +56,7 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
                                        read_page, template, on_page, stopping.stop_requested,
                                        stops=(SoftTimeLimitExceeded,))
         except UnreadableFile as exc:
-            return _fail(settings, job, f"{job.name}: {exc}")
+            return _fail(settings, job, f"{job.name}: {exc}", metrics.UNREADABLE_FILE)
         except processing.Interrupted as exc:
             log.info("%s: handed back to the broker", exc)
             with session_scope(settings) as session:
@@ -61,9 +65,14 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         save_started = time.perf_counter()
         with session_scope(settings) as session:
             status = processing.save(session, job, outcomes, reader.version)
+            fields = _fields_by_status(session, job.document_id) if status == DONE else {}
         if status == processing.CHANGED:
             log.info("%s: the batch's options changed while it was read: queued again", job.name)
             return HANDED_BACK
+        if status == DONE:
+            metrics.document_read(outcomes, fields)
+        elif all(o.result is None for o in outcomes):  # not when it was deleted while read
+            metrics.document_failed(metrics.NO_READABLE_PAGE, outcomes)
         done = time.perf_counter()
         decode_s = sum(o.decode_s for o in outcomes)
         log.info("%s: %s, %d pages in %.2f s (claim %.0f ms, read %.0f ms [decode %.0f ms, "
@@ -78,10 +87,17 @@ def _as_field(reader: Reader) -> processing.ReadPage:
     return lambda image, _template: reader.read_field(image)
 
 
-def _fail(settings: Settings, job: processing.Job, message: str) -> str:
+def _fields_by_status(session: Session, document_id: int) -> dict[str, int]:
+    """How many of the document's fields were given each status, as just saved."""
+    return dict(session.execute(select(Field.status, func.count()).where(
+        Field.document_id == document_id).group_by(Field.status)).all())
+
+
+def _fail(settings: Settings, job: processing.Job, message: str, kind: str) -> str:
     log.warning(message)
     with session_scope(settings) as session:
         processing.fail(session, job.document_id, message)
+    metrics.document_failed(kind)
     return FAILED
 
 
@@ -92,6 +108,7 @@ def record_timeout(settings: Settings, document_id: int, limit_s: int) -> None:
         processing.fail(session, document_id,
                         f"{name}: reading took longer than {limit_s} s, the limit for one document "
                         "(DOCUMENT_TIME_LIMIT_S): stopped")
+    metrics.document_failed(metrics.TIME_LIMIT)
 
 
 def record_crash(settings: Settings, document_id: int, error: BaseException) -> None:
@@ -99,6 +116,7 @@ def record_crash(settings: Settings, document_id: int, error: BaseException) -> 
     with session_scope(settings) as session:
         processing.fail(session, document_id,
                         f"internal error while reading: {type(error).__name__}: {error}")
+    metrics.document_failed(metrics.INTERNAL_ERROR)
 
 
 def callback_due(settings: Settings, document_id: int) -> str | None:

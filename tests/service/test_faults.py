@@ -24,7 +24,8 @@ from core.db import session_scope
 from core.schema import Document, Field
 from synth import documents
 from synth.pages import make_page, random_style
-from tests.services import Service, Worker, cpu_hog, start_service, wait_until
+from tests.services import Service, Worker, cpu_hog, sample, start_service, wait_until
+from worker.metrics import GIVEN_UP, TIME_LIMIT
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 # A stopping worker finishes the page in hand (a second or two on loaded cores), hands its
@@ -193,6 +194,9 @@ def test_a_document_that_keeps_killing_its_worker_is_given_up(load, broker, shor
         assert status["status"] == "partial"
         assert status["documents"] == {"total": 3, "done": 2, "failed": 1}
         assert any("deadly.tif" in e["error"] for e in status["errors"])
+        wait_until(lambda: sample(service.metrics(), "digits_documents_failed_total", kind=GIVEN_UP) == 1,
+                   30, "the document given up counted", service.worker.tail)
+        assert sample(service.metrics(), "digits_documents_read_total") == 2
         service.worker.stop()
 
 
@@ -279,4 +283,6 @@ def test_a_document_over_the_time_limit_is_stopped_and_the_batch_goes_on(long_ti
         assert status["documents"] == {"total": 2, "done": 1, "failed": 1}, status
         errors = {e["document"]: e["error"] for e in status["errors"]}
         assert "longer than 1 s" in errors["long.tif"] and "DOCUMENT_TIME_LIMIT_S" in errors["long.tif"]
+        wait_until(lambda: sample(service.metrics(), "digits_documents_failed_total", kind=TIME_LIMIT) == 1,
+                   30, "the document stopped counted", service.worker.tail)
         service.worker.stop()
