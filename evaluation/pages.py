@@ -170,22 +170,27 @@ def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
     return "".join(ch for ch in result.stdout.decode(errors="ignore") if ch.isdigit())
 
 
-def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:
-    """The pages of one style: "ours" (MNIST's test digits, our scanner randomisation) or
-    "hard" (the test writers of three sets, `synth.pages.hard_style`)."""
+def style_digits(style: str, mnist_dir: str | None):  # type: ignore[no-untyped-def]
+    """The digit source of a page style: "ours" (MNIST's test digits, our scanner
+    randomisation) or "hard" (the test writers of three sets, `synth.pages.hard_style`)."""
     import synth
-    from synth.pages import make_page
 
     if style == "ours":
-        digits = synth.test_digits(mnist_dir)
-    else:
-        from models import mnist
-        from synth.hands import HandDigits, load_writers
+        return synth.test_digits(mnist_dir)
+    from models import mnist
+    from synth.hands import HandDigits, load_writers
 
-        data = mnist.load(mnist_dir)
-        digits = HandDigits(load_writers("test", data.x_test, data.y_test).mixture())  # type: ignore[assignment]
+    data = mnist.load(mnist_dir)
+    return HandDigits(load_writers("test", data.x_test, data.y_test).mixture())
+
+
+def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:
+    """The pages of one style (`style_digits`)."""
+    from synth.pages import make_page
+
+    digits = style_digits(style, mnist_dir)
     rng = np.random.default_rng(seed)
-    return [make_page(digits, rng, style=None if style == "ours" else style) for _ in range(count)]  # type: ignore[arg-type]
+    return [make_page(digits, rng, style=None if style == "ours" else style) for _ in range(count)]
 
 
 def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # type: ignore[no-untyped-def]

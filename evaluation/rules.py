@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.pages import Scored, auto_accept
+from evaluation.pages import Scored, auto_accept, style_digits
 from segmentation.boxes import iou
 from segmentation.pipeline import FieldResult
 from segmentation.templates import Template, load_template
@@ -104,19 +104,12 @@ def evaluate(pages: list, reader, template: Template, threshold: float) -> dict:
 
 
 def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list:
-    import synth
+    """Cheques of one style (`evaluation.pages.style_digits`), accounts with a Luhn digit."""
     from synth.pages import make_page
 
-    if style == "ours":
-        digits = synth.test_digits(mnist_dir)
-    else:
-        from models import mnist
-        from synth.hands import HandDigits, load_writers
-
-        data = mnist.load(mnist_dir)
-        digits = HandDigits(load_writers("test", data.x_test, data.y_test).mixture())  # type: ignore[assignment]
+    digits = style_digits(style, mnist_dir)
     rng = np.random.default_rng(seed)
-    return [make_page(digits, rng, "cheque", None if style == "ours" else style, luhn_accounts=True)  # type: ignore[arg-type]
+    return [make_page(digits, rng, "cheque", None if style == "ours" else style, luhn_accounts=True)
             for _ in range(count)]
 
 
