@@ -72,8 +72,8 @@ def test_a_batch_is_counted_by_name_and_value(service: Service, batch: dict) -> 
         # the database is shared with the session's other tests: this batch's part of the count
         added = sample(after, "digits_fields", status=status) - sample(before, "digits_fields", status=status)
         assert added == statuses[status], status
-    reviewed = "digits_fields", {"status": "reviewed"}
-    assert sample(after, reviewed[0], **reviewed[1]) == sample(before, reviewed[0], **reviewed[1])
+    reviewed_before = sample(before, "digits_fields", status="reviewed")
+    assert sample(after, "digits_fields", status="reviewed") == reviewed_before
     # The queue, from the database: empty now, the documents done or failed.
     assert sample(after, "digits_queue_depth") == 0.0
     documents_by_status = {s: sample(after, "digits_documents", status=s)
