@@ -34,10 +34,14 @@ def main() -> int:
         "--concurrency", str(settings.worker_concurrency), "--queues", "documents",
         "--without-gossip", "--without-mingle", "--hostname", f"worker-{os.getpid()}@%h"])
     children = [web, worker]
+    if settings.watch_dir:  # the hot folder (worker.watch)
+        children.append(subprocess.Popen([python, "-m", "worker.watch"]))
     url = f"http://{settings.host}:{settings.port}"
     print(f"\n  Digits is starting on {url}  (health: {url}/healthz)\n"
           f"  database: {_safe(settings.database_url)}\n  broker:   {_safe(settings.broker_url)}\n"
-          f"  data:     {settings.data_dir}\n", flush=True)
+          f"  data:     {settings.data_dir}\n"
+          + (f"  watching: {settings.watch_dir} (results in its done/ and failed/)\n"
+             if settings.watch_dir else ""), flush=True)
     if not settings.api_token:
         print("  No API_TOKEN is set: anyone who can reach this port can use it. To require a\n"
               "  token, start with\n"

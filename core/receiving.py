@@ -68,10 +68,11 @@ class Receiver:
     """Takes an upload's parts in order (`option`, `file`), then `finish` or `discard`."""
 
     def __init__(self, session: Session, settings: Settings, publish: Publish | None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, batch_id: str | None = None) -> None:
         """`publish` None: documents are committed unsent, for the recovery sweep (or a test);
-        `notify(batch_id)` hands a finished batch's callback to the queue (core.callbacks)."""
-        self.notify = notify
+        `notify(batch_id)` hands a finished batch's callback to the queue (core.callbacks);
+        `batch_id` is the id to give the batch (the hot folder names its claims by it)."""
+        self.notify, self.batch_id = notify, batch_id
         self.session, self.settings, self.publish = session, settings, publish
         self.storage = Storage(settings.originals_dir)
         self.raw: dict[str, str] = {}
@@ -111,6 +112,8 @@ class Receiver:
             self._callback_url()  # refused before any document is queued
             template, layout, threshold = self.options
             self.batch = Batch(template=template, review_threshold=threshold, layout=layout)
+            if self.batch_id:
+                self.batch.id = self.batch_id
             self.session.add(self.batch)
             numbered, self.waiting = self.waiting, []
         self._add(numbered)

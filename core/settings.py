@@ -83,6 +83,16 @@ class Settings:
     callback_retries: int = 6  # 2, 4, 8, 16, 32, 64 s apart: two minutes of a receiver's restart
     callback_backoff_s: float = 2.0
     callback_timeout_s: float = 10.0  # a receiver should answer at once and work afterwards
+    # The hot folder (core.hotfolder, `python -m worker.watch`; `make run` starts it when
+    # WATCH_DIR is set): files dropped there are read, then moved to done/ or failed/.
+    watch_dir: Path | None = None
+    # A file unchanged this long is complete. Scanners and copies write without pauses of
+    # seconds; a copy over a slow share can pause longer: raise it there.
+    watch_quiet_s: float = 5.0
+    watch_interval_s: float = 1.0  # how often the folder is looked at
+    watch_template: str = ""  # the options of its batches (a sub-folder's batch.json overrides)
+    watch_layout: str = ""
+    watch_review_threshold: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -109,6 +119,8 @@ class Settings:
             changes["secret_key"] = _persistent_secret(data_dir)
         metrics_dir = Path(self.metrics_dir).resolve() if self.metrics_dir else data_dir / "metrics"
         changes["metrics_dir"] = metrics_dir
+        if self.watch_dir:
+            changes["watch_dir"] = Path(self.watch_dir).resolve()
         if not 0.0 <= self.review_threshold <= 1.0:
             raise SettingsError(f"REVIEW_THRESHOLD must be within 0..1, got {self.review_threshold}")
         unknown = set(self.reader_names) - set(LINE_READERS)
