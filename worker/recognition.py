@@ -120,12 +120,26 @@ def reader_for(settings: Settings) -> Reader:
 
 @functools.lru_cache(maxsize=KEPT_VERSIONS)
 def _registered_reader(settings: Settings, version: Active) -> Reader:
-    def chosen(role: str, shipped: Path) -> Path:
-        return version.path(role) or shipped
+    """A registered version's readers. Its own files are loaded here, outside the caches of the
+    shipped readers, so that a version dropped from this cache is freed; roles it does not
+    carry are the shipped readers, shared."""
+    missing = [path for _, path in version.files if not Path(path).is_file()]
+    if missing:  # the shipped readers fall back quietly on a missing calibration: a version does not
+        raise FileNotFoundError(f"not in this worker's data directory: {', '.join(missing)}")
+    configure_process()
+    digits, strings = version.path("digits"), version.path("strings")
+    recognizer = Recognizer(digits) if digits else get_recognizer(str(settings.model_path))
+    lines: list[LineReader] = []
+    for name in settings.reader_names:
+        if name == "crnn" and strings:
+            from models.strings_reader import CrnnReader
 
-    return get_reader(str(chosen("digits", settings.model_path)), settings.max_page_pixels,
-                      settings.reader_names, chosen("strings", settings.strings_model_path),
-                      chosen("combination", settings.combination_path), version.id)
+            lines.append(CrnnReader(strings))
+        else:
+            lines.append(line_reader(name, settings.strings_model_path))
+    combination = version.path("combination") or settings.combination_path
+    return Reader(recognizer, lines, load_calibration(combination) if lines else UNCALIBRATED,
+                  settings.max_page_pixels, version.id)
 
 
 def reader_of(settings: Settings, version: Active | None) -> Reader:
