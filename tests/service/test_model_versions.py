@@ -67,10 +67,11 @@ def read_batch(service: Service, files: list[tuple[str, bytes]]) -> tuple[set[in
         return {d.model_version_id for d in docs}, list(confidences), max(d.attempts for d in docs)
 
 
-def candidate_combination(service: Service) -> Path:
+def candidate_combination(service: Service, shift: float = BIAS_SHIFT) -> Path:
+    """The shipped calibration with its field bias moved by `shift`, in a file of its own."""
     data = json.loads(service.settings.combination_path.read_text())
-    data["field"]["bias"] += BIAS_SHIFT
-    path = service.settings.data_dir / "candidate-combination.json"
+    data["field"]["bias"] += shift
+    path = service.settings.data_dir / f"combination{shift:+}.json"
     path.write_text(json.dumps(data))
     return path
 
@@ -91,13 +92,18 @@ def test_a_promoted_version_reads_the_next_batches_without_a_restart(service: Se
             recorded = session.get(ModelVersion, shipped_ids.pop())
             assert recorded is not None and recorded.status is None and not shipped_ids
 
-        # Two versions registered with the command: the shipped calibration under a name of its
-        # own (the same readers), and a candidate whose calibration differs.
+        # Two versions registered with the command: copies of the three shipped files (the same
+        # readers, loaded from the registry's files), and a candidate whose calibration differs.
         metrics = tmp_path / "metrics.json"
         metrics.write_text(json.dumps({"field_accuracy": {"shipped": 0.9, "candidate": 0.9}}))
-        same = service.settings.data_dir / "same-combination.json"
-        same.write_text(service.settings.combination_path.read_text())
-        command(service, "register", "--combination", str(same), "--name", "same-readers")
+        copies = []
+        for role, shipped_file in (("digits", service.settings.model_path),
+                                   ("strings", service.settings.strings_model_path),
+                                   ("combination", service.settings.combination_path)):
+            copy = tmp_path / shipped_file.name
+            copy.write_bytes(shipped_file.read_bytes())
+            copies += [f"--{role}", str(copy)]
+        command(service, "register", *copies, "--name", "same-readers")
         out = command(service, "register", "--combination", str(candidate_combination(service)),
                       "--name", "candidate", "--metrics", str(metrics), "--note", "bias moved")
         assert "registered version" in out and "candidate" in out
@@ -136,6 +142,27 @@ def test_a_promoted_version_reads_the_next_batches_without_a_restart(service: Se
                 registry.retire(session, active.id)
     assert (service.worker.process.poll(), service.worker.process.pid) == (None, pids[0])
     assert sorted(service.worker.pool_pids()) == pids[1]  # the same processes read every batch
+
+
+def test_a_version_a_worker_cannot_load_is_not_recorded_as_the_reader(service: Service, field_images,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    """Its files gone from the data directory: the worker reads with the shipped files, and the
+    documents name those, not the version it could not load."""
+    shipped_ids, shipped, _ = read_batch(service, field_images)
+    with session_scope(service.settings) as session:
+        version = registry.register(session, service.settings,
+                                    {"combination": candidate_combination(service, 2 * BIAS_SHIFT)},
+                                    name="lost files")
+        registry.stored_path(service.settings, "combination", version.files["combination"]).unlink()
+        registry.promote(session, version.id)
+    try:
+        ids, confidences, attempts = read_batch(service, field_images)
+        assert ids == shipped_ids and attempts == 1
+        assert confidences == pytest.approx(shipped, abs=SAME)
+        assert "cannot be loaded" in service.worker.log.read_text(errors="replace")
+    finally:
+        with session_scope(service.settings) as session:
+            registry.retire(session, version.id)
 
 
 def test_the_model_routes_answer_in_json(service: Service) -> None:
