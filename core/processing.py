@@ -160,6 +160,7 @@ def read(job: Job, storage: Storage, limits: Limits, read_page: ReadPage,
 
 
 def model_version_id(session: Session, name: str) -> int:
+    """The id of the readers recorded under `name` (shipped files), recorded now if new."""
     found = session.scalar(select(ModelVersion.id).where(ModelVersion.name == name))
     if found is not None:
         return found
@@ -172,10 +173,12 @@ def model_version_id(session: Session, name: str) -> int:
         return session.scalar(select(ModelVersion.id).where(ModelVersion.name == name))
 
 
-def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version: str) -> str:
+def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version: str,
+         registered: int | None = None) -> str:
     """Replace the document's results with `outcomes` in this transaction; returns its status,
     or CHANGED (nothing saved, the document queued again) when the batch's template or layout
-    changed while it was read (options sent after the files: core.receiving)."""
+    changed while it was read (options sent after the files: core.receiving). The readers are
+    recorded as the registered version `registered`, or without one by their name `model_version`."""
     doc = session.get(Document, job.document_id, with_for_update=True)
     batch = session.get(Batch, job.batch_id)
     if doc is None or batch is None:
@@ -195,7 +198,7 @@ def save(session: Session, job: Job, outcomes: list[PageOutcome], model_version:
         doc.status, doc.error = FAILED, f"{job.name}: the document has no pages"
     doc.page_count = doc.pages_done = len(outcomes)
     doc.finished_at = doc.heartbeat_at = utcnow()
-    doc.model_version_id = model_version_id(session, model_version)
+    doc.model_version_id = registered if registered is not None else model_version_id(session, model_version)
     return doc.status
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -31,6 +32,8 @@ AUTO, NEEDS_REVIEW, REVIEWED = "auto", "needs_review", "reviewed"
 # How a batch's images are laid out: pages holding drawn fields, or each image one field.
 PAGE_LAYOUT, FIELD_LAYOUT = "page", "field"
 LAYOUTS = (PAGE_LAYOUT, FIELD_LAYOUT)
+# A registered model version's states (core.models_registry).
+CANDIDATE, PROMOTED, RETIRED = "candidate", "promoted", "retired"
 
 
 def utcnow() -> datetime:
@@ -53,12 +56,25 @@ class Base(DeclarativeBase):
 
 
 class ModelVersion(Base):
-    """A recogniser that produced results: its file name and content hash."""
+    """Readers that produced results. Either recorded by a worker under the name of the shipped
+    files it read with (`status` None), or registered (`core.models_registry`): its files by
+    role, kept content-addressed in the data directory, and its place in the registry."""
 
     __tablename__ = "model_versions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # human-readable
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Registered versions only: CANDIDATE, then PROMOTED (one at a time), then RETIRED.
+    status: Mapped[str | None] = mapped_column(String(16))
+    files: Mapped[dict[str, str] | None] = mapped_column(JSON)  # role -> sha256 (missing: shipped)
+    metrics: Mapped[dict | None] = mapped_column(JSON)  # the evaluation that argues for it
+    note: Mapped[str | None] = mapped_column(Text)
+    promoted_at: Mapped[datetime | None]  # the last time it was made the active one
+    __table_args__ = (
+        # The database keeps "exactly one promoted at a time", whatever runs at once.
+        Index("uq_model_versions_promoted", "status", unique=True,
+              sqlite_where=text("status = 'promoted'"), postgresql_where=text("status = 'promoted'")),
+    )
 
 
 class Batch(Base):

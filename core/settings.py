@@ -139,6 +139,11 @@ class Settings:
         return self.data_dir / "originals"
 
     @property
+    def models_dir(self) -> Path:
+        """Registered model files, content-addressed (core.models_registry); shared by all workers."""
+        return self.data_dir / "models"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

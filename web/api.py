@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core import batches, export
+from core import models_registry as registry
 from core.receiving import Receiver
 from core.schema import Batch, Document, Page
 from segmentation.templates import available
@@ -182,3 +183,36 @@ def page_image(document_id: int, number: int) -> Response | tuple[Response, int]
 @bp.get("/templates")
 def templates() -> Response:
     return jsonify(templates=available(settings().form_templates_dir))
+
+
+@bp.get("/models")
+def list_models() -> Response:
+    active = registry.active(db())
+    return jsonify(active=active.id if active else None,
+                   models=[registry.describe(v) for v in registry.versions(db())])
+
+
+def _change_model(change: object, version_id: int) -> Response | tuple[Response, int]:
+    try:
+        version = change(db(), version_id)  # type: ignore[operator]
+    except registry.UnknownVersion as exc:
+        return error(404, str(exc))
+    except registry.RegistryError as exc:
+        return error(409, str(exc))
+    db().commit()
+    return jsonify(registry.describe(version))
+
+
+@bp.post("/models/<int:version_id>/promote")
+def promote_model(version_id: int) -> Response | tuple[Response, int]:
+    return _change_model(registry.promote, version_id)
+
+
+@bp.post("/models/<int:version_id>/rollback")
+def rollback_model(version_id: int) -> Response | tuple[Response, int]:
+    return _change_model(registry.rollback, version_id)
+
+
+@bp.post("/models/<int:version_id>/retire")
+def retire_model(version_id: int) -> Response | tuple[Response, int]:
+    return _change_model(registry.retire, version_id)

@@ -119,6 +119,22 @@ SCHEMAS: dict[str, dict] = {
     "Correction": {"type": "object", "properties": {
         "value": {"type": "string", "pattern": "^[0-9]*$", "description": "The field's digits."},
         "unreadable": {"type": "boolean"}, "reviewer": {"type": "string"}}},
+    "ModelVersion": {"type": "object",
+                     "required": ["id", "name", "status", "files", "metrics", "created_at", "promoted_at"],
+                     "properties": {
+                         "id": {"type": "integer"}, "name": {"type": "string"},
+                         "status": {"enum": ["candidate", "promoted", "retired"]},
+                         "files": {"type": "object", "additionalProperties": {"type": "string"},
+                                   "description": ("Role (digits, strings, combination) -> SHA-256 "
+                                                   "of its file; a role not here is the shipped file.")},
+                         "metrics": {"type": ["object", "null"], "description": "Its evaluation."},
+                         "note": {"type": ["string", "null"]},
+                         "created_at": {"type": ["string", "null"]},
+                         "promoted_at": {"type": ["string", "null"]}}},
+    "ModelVersions": {"type": "object", "required": ["active", "models"], "properties": {
+        "active": {"type": ["integer", "null"],
+                   "description": "The promoted version; null: workers read with the shipped files."},
+        "models": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}},
 }
 
 
@@ -215,6 +231,32 @@ def spec() -> dict:
             "responses": {"200": {"description": "PNG.", "content": {"image/png": {}}},
                           "404": _error("No such field."), "422": _error("The page cannot be rendered."),
                           **COMMON}}},
+        "/api/models": {get: {
+            "summary": "Registered model versions, newest first", "operationId": "listModels",
+            "responses": {"200": _json("The versions and the active one.", "ModelVersions"), **COMMON}}},
+        "/api/models/{version_id}/promote": {post: {
+            "summary": "Make a version the one workers read with", "operationId": "promoteModel",
+            "description": "Workers take it up as they start their next document; the version active "
+                           "before is retired.",
+            "parameters": [_id("version_id", "The registered version.")],
+            "responses": {"200": _json("The version, now promoted.", "ModelVersion"),
+                          "403": _error("A browser request without CSRF token."),
+                          "404": _error("No such registered version."), **COMMON}}},
+        "/api/models/{version_id}/rollback": {post: {
+            "summary": "Make a version that was active before active again", "operationId": "rollbackModel",
+            "parameters": [_id("version_id", "A retired version.")],
+            "responses": {"200": _json("The version, promoted again.", "ModelVersion"),
+                          "403": _error("A browser request without CSRF token."),
+                          "404": _error("No such registered version."),
+                          "409": _error("The version is active already, or was never promoted."),
+                          **COMMON}}},
+        "/api/models/{version_id}/retire": {post: {
+            "summary": "Retire the active version: back to the shipped files", "operationId": "retireModel",
+            "parameters": [_id("version_id", "The active version.")],
+            "responses": {"200": _json("The version, now retired.", "ModelVersion"),
+                          "403": _error("A browser request without CSRF token."),
+                          "404": _error("No such registered version."),
+                          "409": _error("The version is not the active one."), **COMMON}}},
         "/api/openapi.json": {get: {
             "summary": "This description", "operationId": "openapi",
             "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {}}},

@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import callbacks, processing
+from core import callbacks, models_registry, processing
 from core.db import session_scope
 from core.files import Limits, UnreadableFile
 from core.locks import document_lock
@@ -18,16 +18,16 @@ from core.settings import Settings
 from core.storage import Storage
 from segmentation.templates import TemplateError, find_template
 from worker import metrics, stopping
-from worker.recognition import Reader
+from worker.recognition import Reader, reader_of
 
 log = logging.getLogger(__name__)
 HANDED_BACK = "handed back"  # process_document's answer when the worker stopped mid-document
 
 
-def process_document(settings: Settings, document_id: int, reader: Reader) -> str | None:
-    """Read document `document_id`; returns its final status, None when there was nothing
-    to do (already finished, or being read by a live worker right now), or HANDED_BACK when
-    the worker is stopping (the document is queued again)."""
+def process_document(settings: Settings, document_id: int) -> str | None:
+    """Read document `document_id` with the readers of the active model version; returns its
+    final status, None when there was nothing to do (already finished, or being read by a live
+    worker right now), or HANDED_BACK when the worker is stopping (the document is queued again)."""
     with document_lock(settings, document_id) as held:
         if not held:
             log.info("document %s is being read by another worker: skipped", document_id)
@@ -35,6 +35,11 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
         started = time.perf_counter()
         with session_scope(settings) as session:
             job = processing.start(session, document_id, settings.task_max_retries + 1)
+            # Which version reads it is decided here, once: one small query in the claim's own
+            # transaction, so a promotion reaches the next document any worker starts, and a
+            # document being read is finished by the readers it started with.
+            version = (models_registry.active_files(session, settings)
+                       if isinstance(job, processing.Job) else None)
         if job == processing.GAVE_UP:
             metrics.document_failed(metrics.GIVEN_UP)
             return FAILED
@@ -49,6 +54,7 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
             with session_scope(settings) as session:
                 processing.progress(session, job.document_id, total, done)
 
+        reader = reader_of(settings, version)
         read_page = reader.read_page if job.layout == PAGE_LAYOUT else _as_field(reader)
         try:
             read_started = time.perf_counter()
@@ -64,7 +70,7 @@ def process_document(settings: Settings, document_id: int, reader: Reader) -> st
             return HANDED_BACK
         save_started = time.perf_counter()
         with session_scope(settings) as session:
-            status = processing.save(session, job, outcomes, reader.version)
+            status = processing.save(session, job, outcomes, reader.version, reader.registered)
             fields = _fields_by_status(session, job.document_id) if status == DONE else {}
         if status == processing.CHANGED:
             log.info("%s: the batch's options changed while it was read: queued again", job.name)

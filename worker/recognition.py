@@ -4,6 +4,10 @@ A page is read by the glyph classifier (cut and classify, `models.inference`) an
 boxes and field images, by the string readers (`models.strings_reader`, `models.ppocr`),
 whose opinions the page pipeline combines (`segmentation.vote`, `reading.combine`). All three
 run on ONNX Runtime: a worker process never imports TensorFlow (a `.keras` MODEL_PATH would).
+
+The readers are the shipped files of the settings, or those of the model version promoted in
+the registry (`core.models_registry`): `reader_of` is given the active version as each document
+starts and loads a version's readers once, when it first meets it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.models_registry import Active
 from core.settings import Settings
 from models.inference import Recognizer, get_recognizer, limit_threads
 from reading.combine import UNCALIBRATED, Calibrations, LineReader
@@ -28,6 +33,10 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _configured = False
 _line_readers: dict[tuple[str, str], LineReader] = {}
+# Registered versions' readers kept loaded in a process: the active one and the one before it,
+# so a rollback right after a promotion loads nothing (a set of readers is some 50 MB).
+KEPT_VERSIONS = 2
+_unloadable: set[int] = set()  # registered versions whose files this process could not load
 
 
 def configure_process(threads: int = 1) -> None:
@@ -44,12 +53,13 @@ def configure_process(threads: int = 1) -> None:
 
 class Reader:
     """Reads pages and field images with this process's readers; `version` names them all
-    for the records."""
+    for the records, `registered` is their registry id when they are a registered version."""
 
     def __init__(self, recognizer: Recognizer, lines: Sequence[LineReader] = (),
                  calibration: Calibrations = UNCALIBRATED,
-                 max_pixels: int = MAX_PAGE_PIXELS) -> None:
+                 max_pixels: int = MAX_PAGE_PIXELS, registered: int | None = None) -> None:
         self.recognizer = recognizer
+        self.registered = registered
         self.lines = tuple(lines)
         self.calibration = calibration
         self.version = "+".join([recognizer.version, *(r.version for r in self.lines)])
@@ -67,7 +77,7 @@ class Reader:
 
 def line_reader(name: str, strings_model: Path | str | None = None) -> LineReader:
     """This process's line reader `name` ("crnn" or "ppocr"), loaded on first use and kept."""
-    key = (name, str(strings_model or ""))
+    key = (name, str(strings_model or "") if name == "crnn" else "")  # PP-OCR has no model of ours
     with _lock:
         if key not in _line_readers:
             if name == "crnn":
@@ -92,12 +102,13 @@ def load_calibration(path: Path | str | None) -> Calibrations:
 
 def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
                lines: str | Sequence[str] = (), strings_model: Path | str | None = None,
-               combination: Path | str | None = None) -> Reader:
+               combination: Path | str | None = None, registered: int | None = None) -> Reader:
+    """Readers of these files (None: the shipped ones), loaded once per process and file."""
     configure_process()
     names = [n.strip() for n in lines.split(",")] if isinstance(lines, str) else list(lines)
     readers = [line_reader(n, strings_model) for n in names if n and n != "none"]
     return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
-                  else UNCALIBRATED, max_pixels)
+                  else UNCALIBRATED, max_pixels, registered)
 
 
 @functools.lru_cache(maxsize=4)
@@ -105,3 +116,42 @@ def reader_for(settings: Settings) -> Reader:
     """The reader a worker of these settings uses, made once per process."""
     return get_reader(str(settings.model_path), settings.max_page_pixels, settings.reader_names,
                       settings.strings_model_path, settings.combination_path)
+
+
+@functools.lru_cache(maxsize=KEPT_VERSIONS)
+def _registered_reader(settings: Settings, version: Active) -> Reader:
+    """A registered version's readers. Its own files are loaded here, outside the caches of the
+    shipped readers, so that a version dropped from this cache is freed; roles it does not
+    carry are the shipped readers, shared."""
+    missing = [path for _, path in version.files if not Path(path).is_file()]
+    if missing:  # the shipped readers fall back quietly on a missing calibration: a version does not
+        raise FileNotFoundError(f"not in this worker's data directory: {', '.join(missing)}")
+    configure_process()
+    digits, strings = version.path("digits"), version.path("strings")
+    recognizer = Recognizer(digits) if digits else get_recognizer(str(settings.model_path))
+    lines: list[LineReader] = []
+    for name in settings.reader_names:
+        if name == "crnn" and strings:
+            from models.strings_reader import CrnnReader
+
+            lines.append(CrnnReader(strings))
+        else:
+            lines.append(line_reader(name, settings.strings_model_path))
+    combination = version.path("combination") or settings.combination_path
+    return Reader(recognizer, lines, load_calibration(combination) if lines else UNCALIBRATED,
+                  settings.max_page_pixels, version.id)
+
+
+def reader_of(settings: Settings, version: Active | None) -> Reader:
+    """The reader for the active registered version (None: the shipped files); a version whose
+    files cannot be loaded here is logged once and the shipped readers read instead (and are
+    recorded as what read: a document always names the readers that read it)."""
+    if version is None or version.id in _unloadable:
+        return reader_for(settings)
+    try:
+        return _registered_reader(settings, version)
+    except Exception:  # noqa: BLE001 - a broken version never stops the service
+        log.exception("model version %s (%s) cannot be loaded: reading with the shipped files",
+                      version.id, version.name)
+        _unloadable.add(version.id)
+        return reader_for(settings)

@@ -15,7 +15,6 @@ from core.schema import Batch
 from worker import documents, stopping
 from worker.app import celery_app, settings
 from worker.celery_app import DELIVER_CALLBACK, PROCESS_DOCUMENT, QUEUE
-from worker.recognition import reader_for
 
 log = logging.getLogger(__name__)
 # Errors that pass: the database restarting, the network hiccuping. Worth trying again.
@@ -45,9 +44,8 @@ def process_document(self: Task, document_id: int) -> None:
 
 def _read(self: Task, document_id: int) -> None:
     try:
-        reader = reader_for(settings)
         with stopping.reading():
-            outcome = documents.process_document(settings, document_id, reader)
+            outcome = documents.process_document(settings, document_id)
         if outcome == documents.HANDED_BACK:
             raise Reject("the worker is stopping: handed back", requeue=True)
     except Reject:
