@@ -12,7 +12,7 @@ STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the sh
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real eval-rules calibrate bench bench-hosts train train-strings export-onnx load soak clean
+.PHONY: install install-dev run test eval eval-real eval-adapt eval-rules calibrate bench bench-hosts train train-strings export-onnx load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ eval: install  ## segmentation + recognition on generated pages (two styles), be
 
 eval-real: install  ## real cheque amounts (layout=field) and held-out writers
 	$(PY) -m evaluation.real
+
+eval-adapt: install  ## the review loop on real cheques: 300 reviewed, the loop runs, the other 160 before and after
+	$(PY) -m evaluation.adapt
 
 eval-rules: install  ## cheques read with and without the template's field rules: exact and straight through
 	$(PY) -m evaluation.rules

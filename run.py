@@ -33,7 +33,12 @@ def main() -> int:
         python, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO",
         "--concurrency", str(settings.worker_concurrency), "--queues", "documents",
         "--without-gossip", "--without-mingle", "--hostname", f"worker-{os.getpid()}@%h"])
-    children = [web, worker]
+    # Improving from corrections (worker.improve) on a queue of its own, one run at a time.
+    trainer = subprocess.Popen([
+        python, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO",
+        "--pool", "solo", "--queues", "training", "--without-gossip", "--without-mingle",
+        "--hostname", f"trainer-{os.getpid()}@%h"])
+    children = [web, worker, trainer]
     if settings.watch_dir:  # the hot folder (worker.watch)
         children.append(subprocess.Popen([python, "-m", "worker.watch"]))
     url = f"http://{settings.host}:{settings.port}"

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def generate(count: int, seed: int, part: str, processes: int,
     chunks = [seeds[i : i + 500] for i in range(0, count, 500)]
     out: list[tuple[np.ndarray, str]] = []
     started = time.time()
+    if processes <= 1:  # in this process (a daemonic one, such as a Celery pool's, has no children)
+        _init_worker(part, str(mnist_dir or "") or None)
+        return [item for chunk in chunks for item in _make(chunk)]
     with get_context("fork").Pool(processes, _init_worker, (part, str(mnist_dir or "") or None)) as pool:
         for k, part in enumerate(pool.imap(_make, chunks)):
             out.extend(part)
@@ -119,6 +123,43 @@ def exact_rate(predict, data: list[tuple[np.ndarray, str]], batch_size: int = 25
             value = ctc.best_path(ctc.fold(p[:n], DIGIT_COLUMNS))
             right += value == "".join(c for c in text if c.isdigit())
     return right / max(1, len(data))
+
+
+def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
+              synthetic: list[tuple[np.ndarray, str]], epochs: int = 3, repeat: int = 8,
+              learning_rate: float = 2e-4, batch_size: int = 64, seed: int = 1,
+              progress: Callable[[int, int, float], None] | None = None):  # type: ignore[no-untyped-def]
+    """The string reader `init_from` (a .keras file) trained further on `fields` (uint8 line
+    inputs with their texts: a back office's reviewed fields), each seen `repeat` times an
+    epoch among the `synthetic` fields, so that it learns the new hands without forgetting the
+    others. `progress(epoch, epochs, loss)` after each epoch; returns the model for inference."""
+    import keras
+    import tensorflow as tf
+
+    from models.crnn import for_inference
+
+    keras.utils.set_random_seed(seed)
+    shipped = keras.models.load_model(init_from, compile=False)
+    model = keras.Model(shipped.input, shipped.get_layer("logits").output, name=shipped.name)
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, lengths, frames):  # type: ignore[no-untyped-def]
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, frames, logits_time_major=False,
+                                                 blank_index=0))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    data = list(synthetic) + list(fields) * repeat
+    for epoch in range(epochs):
+        losses = [float(step(*to_arrays(batch))) for batch in batches(data, batch_size, rng)]
+        if progress is not None:
+            progress(epoch + 1, epochs, float(np.mean(losses)))
+    return for_inference(model)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -7,14 +7,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core import batches, export
+from core import batches, export, improve_runs
 from core import models_registry as registry
 from core.receiving import Receiver
 from core.schema import Batch, Document, Page
 from segmentation.templates import available
 from web import images, uploads
-from web.extensions import db, notify, publish, settings
+from web.extensions import celery, db, notify, publish, settings
 from web.ids import MAX_ID, query_int
+from worker.celery_app import IMPROVE_MODELS, TRAINING_QUEUE
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PER_PAGE = 100
@@ -201,6 +202,25 @@ def _change_model(change: object, version_id: int) -> Response | tuple[Response,
         return error(409, str(exc))
     db().commit()
     return jsonify(registry.describe(version))
+
+
+@bp.get("/models/improve")
+def improve_status() -> Response:
+    return jsonify(improve_runs.status(settings()))
+
+
+@bp.post("/models/improve")
+def improve_models() -> tuple[Response, int]:
+    try:
+        state = improve_runs.mark_queued(settings())
+    except improve_runs.Busy as exc:
+        return error(409, str(exc))
+    try:
+        celery().send_task(IMPROVE_MODELS, queue=TRAINING_QUEUE)
+    except Exception as exc:  # noqa: BLE001 - the broker does not answer: say so, nothing queued
+        improve_runs.record(settings(), {**state, "state": "failed", "error": f"not queued: {exc}"})
+        return error(503, f"the broker does not answer: nothing was queued ({exc})")
+    return jsonify({**state, "status_url": "/api/models/improve"}), 202
 
 
 @bp.post("/models/<int:version_id>/promote")

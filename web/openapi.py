@@ -131,6 +131,12 @@ SCHEMAS: dict[str, dict] = {
                          "note": {"type": ["string", "null"]},
                          "created_at": {"type": ["string", "null"]},
                          "promoted_at": {"type": ["string", "null"]}}},
+    "ImproveRun": {"type": "object", "required": ["state", "log"], "properties": {
+        "state": {"enum": ["none", "queued", "running", "done", "failed"]},
+        "log": {"type": "array", "items": {"type": "string"}, "description": "Its last progress lines."},
+        "version": {"type": "integer", "description": "The candidate registered (when done)."},
+        "promoted": {"type": "boolean"}, "metrics": {"type": "object"},
+        "error": {"type": "string"}, "status_url": {"type": "string"}}},
     "ModelVersions": {"type": "object", "required": ["active", "models"], "properties": {
         "active": {"type": ["integer", "null"],
                    "description": "The promoted version; null: workers read with the shipped files."},
@@ -234,6 +240,16 @@ def spec() -> dict:
         "/api/models": {get: {
             "summary": "Registered model versions, newest first", "operationId": "listModels",
             "responses": {"200": _json("The versions and the active one.", "ModelVersions"), **COMMON}}},
+        "/api/models/improve": {
+            get: {"summary": "The last run of improving from corrections", "operationId": "improveStatus",
+                  "responses": {"200": _json("Its state, progress and outcome.", "ImproveRun"), **COMMON}},
+            post: {"summary": "Improve the readers from the reviewed fields", "operationId": "improveModels",
+                   "description": "A candidate is trained on the reviewed fields, judged against the "
+                                  "readers in use and promoted only if better (worker.improve); "
+                                  "follow it at GET /api/models/improve.",
+                   "responses": {"202": _json("Queued.", "ImproveRun"),
+                                 "403": _error("A browser request without CSRF token."),
+                                 "409": _error("A run is going on already."), **COMMON}}},
         "/api/models/{version_id}/promote": {post: {
             "summary": "Make a version the one workers read with", "operationId": "promoteModel",
             "description": "Workers take it up as they start their next document; the version active "

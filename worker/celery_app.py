@@ -15,6 +15,10 @@ from core.settings import Settings
 QUEUE = "documents"
 PROCESS_DOCUMENT = "worker.tasks.process_document"
 DELIVER_CALLBACK = "worker.tasks.deliver_callback"
+# Improving the readers from corrections (worker.improve) takes both cores for minutes: it has a
+# queue of its own, read by one process (`make run` starts it), so documents never wait behind it.
+TRAINING_QUEUE = "training"
+IMPROVE_MODELS = "worker.tasks.improve_models"
 EMBEDDED_POLL_S = 0.05  # how often an idle worker looks at the embedded broker's table
 POOL_START_TIMEOUT_S = 180.0  # how long a new pool process may take to load its readers
 

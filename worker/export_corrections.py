@@ -4,12 +4,14 @@ For every field a person corrected or confirmed, its page is read again from the
 original with the same pipeline, and the field's glyphs are labelled with the person's digits
 (when the glyph count matches the value's length; other fields are counted and left out).
 The file holds `glyphs` (N, 28, 28) float32 and `labels` (N,), ready for
-`python -m models.train --extra FILE.npz`.
+`python -m models.train --extra FILE.npz`. Whole fields (crop and value) for the string
+reader: `reviewed_fields`, used by `worker.improve`.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,44 @@ from segmentation.boxes import iou
 from worker.recognition import get_reader
 
 MATCH_IOU = 0.8  # the field read again must be the same box
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A field a person reviewed: its crop of the page as the worker read it, and the value."""
+
+    field_id: int
+    image: np.ndarray  # the field's box cut from the page (what the string readers read)
+    value: str
+
+
+def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Reviewed]:
+    """Every reviewed field with a value (not marked unreadable), as whole-string training data
+    for the string reader; fields whose page cannot be read again are left out."""
+    query = (select(Field.id, Field.x, Field.y, Field.width, Field.height, Field.value, Page.number,
+                    Document.sha256, Document.media_type)
+             .join(Page, Field.page_id == Page.id).join(Document, Field.document_id == Document.id)
+             .where(Field.status == REVIEWED, Field.unreadable.is_(False), Field.value != "")
+             .order_by(Field.id))
+    if batch_id:
+        query = query.where(Field.batch_id == batch_id)
+    with session_scope(settings) as session:
+        rows = session.execute(query).all()
+    limits, storage = Limits.of(settings), Storage(settings.originals_dir)
+    out: list[Reviewed] = []
+    cached: tuple[tuple[str, int], np.ndarray] | None = None  # rows come by field id: mostly by page
+    for field_id, x, y, w, h, value, number, sha256, media_type in rows:
+        key = (sha256, number)
+        if cached is None or cached[0] != key:
+            try:
+                cached = (key, page(storage.path(sha256), KINDS[media_type], number, limits))
+            except Exception:  # noqa: BLE001 - an original gone or unreadable: that field is left out
+                continue
+        pixels = cached[1]
+        crop = pixels[max(0, y) : y + h, max(0, x) : x + w]
+        if crop.size:
+            out.append(Reviewed(field_id, np.ascontiguousarray(crop), value))
+    return out
 
 
 def export(settings: Settings, batch_id: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:

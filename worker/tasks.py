@@ -14,7 +14,7 @@ from core.db import session_scope
 from core.schema import Batch
 from worker import documents, stopping
 from worker.app import celery_app, settings
-from worker.celery_app import DELIVER_CALLBACK, PROCESS_DOCUMENT, QUEUE
+from worker.celery_app import DELIVER_CALLBACK, IMPROVE_MODELS, PROCESS_DOCUMENT, QUEUE
 
 log = logging.getLogger(__name__)
 # Errors that pass: the database restarting, the network hiccuping. Worth trying again.
@@ -92,3 +92,18 @@ def deliver_callback(self: Task, batch_id: str) -> None:
         log.warning("batch %s: callback to %s failed (%s); trying again in %.0f s", batch_id, url,
                     error, delay)
         raise self.retry(countdown=delay)
+
+
+@celery_app.task(name=IMPROVE_MODELS, acks_late=False, ignore_result=True)
+def improve_models() -> None:
+    """Train, judge and maybe promote a candidate from the reviewed fields (worker.improve);
+    its progress and outcome are recorded for GET /api/models/improve."""
+    from core.improve_runs import Busy
+    from worker import improve
+
+    try:
+        improve.run_recorded(settings)
+    except Busy:
+        log.warning("improve: a run is going on already; this request is dropped")
+    except improve.NotEnough as exc:
+        log.warning("improve: %s", exc)

@@ -1,0 +1,117 @@
+"""Improving from corrections end to end, on a tiny slice, with a real worker on PostgreSQL and
+Redis: field images read, every field reviewed through the review API, then `worker.improve`
+(a few training steps, the comparison, the decision). A candidate ruined by a huge learning
+rate is refused against the shipped readers; made the active version by hand, a candidate
+trained properly beats it and is promoted; the worker reads the next batch with it, without a
+restart; rolling back makes the worker read with the one before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from core import models_registry as registry
+from core.db import session_scope
+from core.schema import Document
+from synth import documents
+from tests.services import Service, start_service
+from worker import improve
+
+FIELDS = 40  # reviewed field images: 30 to train on, 10 held out (field id % 4)
+TINY = improve.Options(synthetic=32, repeat=1, epochs=1, regression=12, min_training=10,
+                       min_held_out=3, seed=3)
+RUINOUS_RATE = 5.0  # Adam at this rate wrecks the string reader in one epoch
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, pg_url: str, redis_broker: str,
+            mnist_dir: Path | None) -> Iterator[Service]:
+    if mnist_dir is None:
+        pytest.skip("MNIST is not here (MNIST_DIR)")
+    with start_service(tmp_path_factory.mktemp("improve"), database_url=pg_url,
+                       broker_url=redis_broker, mnist_dir=mnist_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fields(mnist) -> list[tuple[str, bytes, str]]:  # type: ignore[no-untyped-def]
+    """(name, PNG, value) of numbers written by MNIST's test digits."""
+    from synth.hands import load_writers
+    from synth.strings import random_field
+
+    hands = load_writers("test", mnist.x_test, mnist.y_test).mixture()
+    rng = np.random.default_rng(71)
+    made = [random_field(hands, rng) for _ in range(FIELDS)]
+    return [(f"field-{i:02d}.png", documents.png_bytes(f.image), f.value) for i, f in enumerate(made)]
+
+
+def read_batch(service: Service, fields: list[tuple[str, bytes, str]]) -> str:
+    response = service.upload([(name, png) for name, png, _ in fields], layout="field")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    batch_id = response.get_json()["id"]
+    assert service.wait(batch_id, timeout=300)["status"] == "done"
+    return batch_id
+
+
+def versions_of(service: Service, batch_id: str) -> set[int | None]:
+    with session_scope(service.settings) as session:
+        return set(session.scalars(select(Document.model_version_id).where(Document.batch_id == batch_id)))
+
+
+def test_a_worse_candidate_is_refused_and_a_better_one_read_with_then_rolled_back(
+        service: Service, fields: list[tuple[str, bytes, str]]) -> None:
+    first = read_batch(service, fields)
+    truth = {name: value for name, _, value in fields}
+    rows = service.client.get(f"/api/batches/{first}/export.json").get_json()["fields"]
+    assert len(rows) == FIELDS
+    for row in rows:
+        response = service.client.patch(f"/api/fields/{row['id']}",
+                                        json={"value": truth[row["document"]], "reviewer": "test"})
+        assert response.status_code == 200
+    settings = service.settings
+    ruined = None
+    try:
+        worse = improve.improve(settings, improve.Options(**{**TINY.__dict__, "learning_rate": RUINOUS_RATE}))
+        held = worse.metrics["held_out"]
+        assert held["candidate"]["exact"] < held["current"]["exact"], held
+        assert not worse.promoted and worse.metrics["decision"] == "refused: not better"
+        with session_scope(settings) as session:
+            assert registry.active(session) is None  # the shipped readers still read
+            registry.promote(session, worse.version_id)  # a bad model in use, as after a mistake
+        ruined = worse.version_id
+
+        better = improve.improve(settings, TINY)
+        held = better.metrics["held_out"]
+        assert held["candidate"]["exact"] > held["current"]["exact"], held
+        assert better.promoted and better.metrics["decision"] == "promoted"
+        with session_scope(settings) as session:
+            assert registry.active(session).id == better.version_id
+        assert versions_of(service, read_batch(service, fields[:4])) == {better.version_id}
+
+        with session_scope(settings) as session:
+            registry.rollback(session, ruined)
+        assert versions_of(service, read_batch(service, fields[:4])) == {ruined}
+        assert service.worker.process.poll() is None  # the same worker, never restarted
+    finally:
+        with session_scope(settings) as session:  # the database is shared: leave none promoted
+            active = registry.active(session)
+            if active is not None:
+                registry.retire(session, active.id)
+
+
+def test_too_few_corrections_are_refused_with_the_reason(service: Service) -> None:
+    with pytest.raises(improve.NotEnough, match="at least"):
+        improve.improve(service.settings, improve.Options(min_training=10_000))
+
+
+def test_the_api_queues_a_run_and_shows_its_state(service: Service) -> None:
+    response = service.client.post("/api/models/improve")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.get_json()["state"] == "queued"
+    assert response.get_json()["status_url"] == "/api/models/improve"
+    state = service.client.get("/api/models/improve").get_json()
+    assert state["state"] in ("queued", "running", "done", "failed")
