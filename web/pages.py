@@ -35,6 +35,11 @@ def batch(batch_id: str) -> str:
     return render_template("batch.html", batch_id=batch_id)
 
 
+@bp.get("/models")
+def models() -> str:
+    return render_template("models.html")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     message, status = "", 200

@@ -299,3 +299,40 @@ def test_field_images_uploaded_from_the_page(browser, served, tmp_path) -> None:
     height, width = amount.image.shape[:2]
     assert (row["field"], row["x"], row["y"], row["width"], row["height"]) == \
         ("field_1", "0", "0", str(width), str(height))
+
+
+def test_models_page_promotes_retires_and_starts_improving(browser, served) -> None:  # type: ignore[no-untyped-def]
+    """The models page: a registered candidate promoted and retired by its buttons (the
+    registry says so after each click), and improving from corrections asked for."""
+    from playwright.sync_api import expect
+
+    from core import models_registry as registry
+    from core.db import session_scope
+
+    service, base = served
+    with session_scope(service.settings) as session:
+        version = registry.register(session, service.settings,
+                                    {"combination": service.settings.combination_path},
+                                    name="browser test candidate", note="shipped calibration")
+        version_id = version.id
+    context = browser.new_context(viewport=VIEWPORT, base_url=base)
+    page = context.new_page()
+    try:
+        page.goto("/models")
+        row = page.locator("#versions tr", has_text="shipped calibration")
+        expect(row.locator(".badge")).to_have_text("candidate")
+        row.get_by_role("button", name="Promote").click()
+        expect(row.locator(".badge")).to_have_text("promoted")
+        with session_scope(service.settings) as session:
+            assert registry.active(session).id == version_id
+        row.get_by_role("button", name="Retire").click()
+        expect(row.locator(".badge")).to_have_text("retired")
+        with session_scope(service.settings) as session:
+            assert registry.active(session) is None
+        page.click("#improve")
+        expect(page.locator("#run")).to_contain_text("Queued")
+        expect(page.locator("#improve")).to_be_disabled()
+        page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
+    finally:
+        context.close()
+    assert service.client.get("/api/models/improve").get_json()["state"] == "queued"
