@@ -29,7 +29,8 @@ import cv2
 from core.migrate import upgrade
 from core.settings import PROJECT_ROOT, Settings
 from evaluation.real import CHEQUES, real_dir
-from worker.improve import Options, improve, straight_through
+from worker.improve import Options, improve
+from worker.judging import straight_through
 
 READ_TIMEOUT_S = 1800  # a batch of 300 fields read on a loaded 2-core machine
 WORKER_START_S = 120

@@ -28,7 +28,14 @@ P_THOUSANDS = 0.4
 P_COMMA_THOUSANDS = 0.25  # of those, written with commas
 P_DECIMALS = 0.08  # ",50" cents
 P_TAIL = 0.35
-TAILS = (".-", "-", "=", "/-", ".", "-.-", ".=", "--")
+TAILS = (".-", "-", "=", "/-", ".", "-.-", ".=", "--", "./", ",-", "/")
+# A dash is often a quick flick rather than a level stroke: rising steeply to the right, short,
+# as on the ORAND cheques' ".-" tails that were read as a 1 (error study, 2026-12-02). Its
+# angle from the horizontal is drawn from FLICK_DEGREES; a short slash (SHORT_SLASH of the
+# digit height) is the same habit.
+P_FLICK = 0.35
+FLICK_DEGREES = (20.0, 70.0)
+SHORT_SLASH = (0.25, 0.5)
 P_LONG_DASH = 0.1  # a long stroke filling the rest of the field after the number
 # Writer habits seen on cheques: digits joined by a connecting stroke, trailing zeros written
 # small (a round amount's "000" as little loops).
@@ -101,6 +108,8 @@ def _mark(char: str, height: float, pen: float, rng: np.random.Generator) -> tup
             cv2.line(layer, p0, p1, 255, pen_px, cv2.LINE_AA, shift=2)
         top = rng.uniform(0.8, 1.0) - (0.0 if char == "." else 0.05)
         return layer.astype(np.float32) / 255, top
+    if char == "-" and rng.random() < P_FLICK:
+        return _flick(height, pen_px, rng)
     if char in "-=~":
         length = height * rng.uniform(0.25, 0.6)
         gap = height * rng.uniform(0.15, 0.28)
@@ -123,7 +132,7 @@ def _mark(char: str, height: float, pen: float, rng: np.random.Generator) -> tup
         top = rng.uniform(0.35, 0.6) if rows == 1 else rng.uniform(0.25, 0.45)
         return layer.astype(np.float32) / 255, top
     if char == "/":
-        tall = height * rng.uniform(0.5, 1.0)
+        tall = height * (rng.uniform(*SHORT_SLASH) if rng.random() < 0.5 else rng.uniform(0.5, 1.0))
         w = int(tall * rng.uniform(0.3, 0.6)) + pen_px + 2
         h = int(tall) + pen_px + 2
         layer = np.zeros((h, w), np.uint8)
@@ -132,6 +141,20 @@ def _mark(char: str, height: float, pen: float, rng: np.random.Generator) -> tup
                  cv2.LINE_AA, shift=2)
         return layer.astype(np.float32) / 255, 1.0 - tall / height
     raise ValueError(f"no mark for {char!r}")
+
+
+def _flick(height: float, pen_px: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A dash written as a quick stroke rising to the right at FLICK_DEGREES, and its top."""
+    length = height * rng.uniform(0.2, 0.45)
+    angle = math.radians(rng.uniform(*FLICK_DEGREES))
+    dx, dy = length * math.cos(angle), length * math.sin(angle)
+    w, h = int(dx) + pen_px + 3, int(dy) + pen_px + 3
+    layer = np.zeros((h, w), np.uint8)
+    p0 = (round((pen_px / 2 + 1) * 4), round((h - pen_px / 2 - 1) * 4))
+    p1 = (round((w - pen_px / 2 - 1) * 4), round((pen_px / 2 + 1) * 4))
+    cv2.line(layer, p0, p1, 255, pen_px, cv2.LINE_AA, shift=2)
+    bottom = rng.uniform(0.6, 1.0)  # where it starts: from mid-height to the baseline
+    return layer.astype(np.float32) / 255, max(0.0, bottom - dy / height)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.files import Limits, page
 from core.processing import KINDS
-from core.schema import REVIEWED, Document, Field, Page
+from core.schema import REVIEWED, Batch, Document, Field, Page
 from core.settings import Settings
 from core.storage import Storage
 from segmentation.boxes import iou
@@ -36,14 +36,19 @@ class Reviewed:
     field_id: int
     image: np.ndarray  # the field's box cut from the page (what the string readers read)
     value: str
+    kind: str = "field"  # "comb", "box" (found on a page) or "field" (an image or a region)
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # on its page
+    page: tuple[str, str, int] = ("", "", 0)  # its document's sha256 and media type, page number
+    template: str | None = None  # of its batch
 
 
 def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Reviewed]:
     """Every reviewed field with a value (not marked unreadable), as whole-string training data
     for the string reader; fields whose page cannot be read again are left out."""
     query = (select(Field.id, Field.x, Field.y, Field.width, Field.height, Field.value, Page.number,
-                    Document.sha256, Document.media_type)
+                    Document.sha256, Document.media_type, Field.kind, Batch.template)
              .join(Page, Field.page_id == Page.id).join(Document, Field.document_id == Document.id)
+             .join(Batch, Field.batch_id == Batch.id)
              .where(Field.status == REVIEWED, Field.unreadable.is_(False), Field.value != "")
              .order_by(Field.id))
     if batch_id:
@@ -53,7 +58,7 @@ def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Rev
     limits, storage = Limits.of(settings), Storage(settings.originals_dir)
     out: list[Reviewed] = []
     cached: tuple[tuple[str, int], np.ndarray] | None = None  # rows come by field id: mostly by page
-    for field_id, x, y, w, h, value, number, sha256, media_type in rows:
+    for field_id, x, y, w, h, value, number, sha256, media_type, kind, template in rows:
         key = (sha256, number)
         if cached is None or cached[0] != key:
             try:
@@ -63,18 +68,23 @@ def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Rev
         pixels = cached[1]
         crop = pixels[max(0, y) : y + h, max(0, x) : x + w]
         if crop.size:
-            out.append(Reviewed(field_id, np.ascontiguousarray(crop), value))
+            out.append(Reviewed(field_id, np.ascontiguousarray(crop), value, kind, (x, y, w, h),
+                                (sha256, media_type, number), template))
     return out
 
 
-def export(settings: Settings, batch_id: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Glyphs and labels from reviewed fields, with counts of what was used and left out."""
+def export(settings: Settings, batch_id: str | None = None,
+           field_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Glyphs and labels from reviewed fields (of one batch, or these fields only), with counts
+    of what was used and left out."""
     query = (select(Field, Page, Document).join(Page, Field.page_id == Page.id)
              .join(Document, Field.document_id == Document.id)
              .where(Field.status == REVIEWED, Field.unreadable.is_(False))
              .order_by(Document.id, Page.number, Field.position))
     if batch_id:
         query = query.where(Field.batch_id == batch_id)
+    if field_ids is not None:
+        query = query.where(Field.id.in_(field_ids))
     with session_scope(settings) as session:
         rows = [(f.x, f.y, f.width, f.height, f.value, p.number, d.sha256, d.media_type)
                 for f, p, d in session.execute(query)]

@@ -40,3 +40,19 @@ def test_a_field_ending_in_a_tail_is_cut_on_the_left() -> None:
     for seed in range(10):
         cut = cut_edge(field, np.random.default_rng(seed))
         assert cut.digit_boxes[0][0] < 0 and cut.value == "45"
+
+
+def test_a_flicked_dash_rises_to_the_right_at_its_angle() -> None:
+    import math
+
+    from synth.strings import FLICK_DEGREES, _flick
+
+    for seed in range(30):
+        layer, top = _flick(40.0, 2, np.random.default_rng(seed))
+        ys, xs = np.nonzero(layer > 0.5)
+        left, right = xs.min(), xs.max()
+        # ink at the left end sits low, at the right end high: a stroke rising to the right
+        assert ys[xs <= left + 1].mean() > ys[xs >= right - 1].mean()
+        rise = math.degrees(math.atan2(ys.max() - ys.min(), right - left))
+        assert FLICK_DEGREES[0] - 12 <= rise <= FLICK_DEGREES[1] + 12, rise
+        assert 0.0 <= top <= 1.0

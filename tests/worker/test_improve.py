@@ -8,6 +8,7 @@ restart; rolling back makes the worker read with the one before."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +17,14 @@ from sqlalchemy import select
 
 from core import models_registry as registry
 from core.db import session_scope
-from core.schema import Document
+from core.schema import Document, ModelVersion
 from synth import documents
 from tests.services import Service, start_service
-from worker import improve
+from worker import improve, judging
 
 FIELDS = 40  # reviewed field images: 30 to train on, 10 held out (field id % 4)
-TINY = improve.Options(synthetic=32, repeat=1, epochs=1, regression=12, min_training=10,
-                       min_held_out=3, seed=3)
+TINY = improve.Options(synthetic=32, repeat=1, epochs=1, regression=12, regression_pages=1,
+                       min_training=10, min_held_out=3, min_glyphs=10**9, seed=3)
 RUINOUS_RATE = 5.0  # Adam at this rate wrecks the string reader in one epoch
 
 
@@ -75,7 +76,7 @@ def test_a_worse_candidate_is_refused_and_a_better_one_read_with_then_rolled_bac
     settings = service.settings
     ruined = None
     try:
-        worse = improve.improve(settings, improve.Options(**{**TINY.__dict__, "learning_rate": RUINOUS_RATE}))
+        worse = improve.improve(settings, replace(TINY, learning_rate=RUINOUS_RATE))
         held = worse.metrics["held_out"]
         assert held["candidate"]["exact"] < held["current"]["exact"], held
         assert not worse.promoted and worse.metrics["decision"] == "refused: not better"
@@ -101,6 +102,33 @@ def test_a_worse_candidate_is_refused_and_a_better_one_read_with_then_rolled_bac
             active = registry.active(session)
             if active is not None:
                 registry.retire(session, active.id)
+
+
+def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
+        service: Service, digits) -> None:  # type: ignore[no-untyped-def]
+    """Reviewed fields of pages give glyphs: with enough of them the glyph classifier is trained
+    too (a few steps here), carried by the candidate, and judged on pages and MNIST."""
+    from synth.pages import make_page, random_style
+
+    rng = np.random.default_rng(72)
+    forms = [make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True)) for _ in range(2)]
+    response = service.upload([(f"form-{i}.png", documents.png_bytes(f.image)) for i, f in enumerate(forms)])
+    batch_id = response.get_json()["id"]
+    assert service.wait(batch_id, timeout=300)["status"] == "done"
+    for row in service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]:
+        confirmed = service.client.patch(f"/api/fields/{row['id']}", json={"value": row["value"]})
+        assert confirmed.status_code == 200
+    outcome = improve.improve(service.settings, replace(TINY, min_glyphs=20, glyph_limit=2000, promote=False))
+    metrics = outcome.metrics
+    assert metrics["glyph_classifier_trained"]
+    assert set(metrics["regression_pages"]) == {"current", "candidate"}
+    assert metrics["regression_pages"]["current"]["fields"] > 0
+    with session_scope(service.settings) as session:
+        version = session.get(ModelVersion, outcome.version_id)
+        assert set(version.files) == {"digits", "strings", "combination"}
+        assert version.status == "candidate"
+    assert metrics["decision"] == ("better, not promoted (asked not to)" if judging.promotable(metrics)
+                                   else "refused: not better")
 
 
 def test_too_few_corrections_are_refused_with_the_reason(service: Service) -> None:
