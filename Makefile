@@ -67,13 +67,15 @@ train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on
 		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
 	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=digits
 
-train-strings: install  ## the string reader (CRNN/CTC) in the four stages the shipped one had
+train-strings: install  ## the string reader (CRNN/CTC) in the five stages the shipped one had
 	$(PY) -m models.train_strings --samples 150000 --epochs 4 --stop-after 2 --seed 1 --learning-rate 0.001
 	$(PY) -m models.train_strings --samples 300000 --epochs 4 --stop-after 1 --seed 2 --learning-rate 0.0007 \
 		--init-from models/weights/strings.keras
 	$(PY) -m models.train_strings --samples 400000 --epochs 3 --stop-after $(STRINGS_LAST_EPOCHS) --seed 3 \
 		--learning-rate 0.0007 --init-from models/weights/strings.keras
 	$(PY) -m models.train_strings --samples 400000 --epochs 2 --seed 4 --learning-rate 0.0005 \
+		--init-from models/weights/strings.keras
+	$(PY) -m models.train_strings --samples 200000 --epochs 1 --seed 5 --learning-rate 0.0003 \
 		--init-from models/weights/strings.keras
 	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=strings
 
