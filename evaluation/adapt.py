@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from worker.judging import straight_through
 
 READ_TIMEOUT_S = 1800  # a batch of 300 fields read on a loaded 2-core machine
 WORKER_START_S = 120
+WORKER_STOP_S = 60
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen:
@@ -45,7 +47,8 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO",
          "--concurrency", "2", "--queues", "documents", "--without-gossip", "--without-mingle"],
-        cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True)  # its own process group: stopped whole, pool included
     deadline = time.time() + WORKER_START_S
     while time.time() < deadline:
         if " ready." in log.read_text(errors="replace"):
@@ -54,6 +57,16 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen:
             raise SystemExit(f"the worker stopped at start; see {log}")
         time.sleep(0.5)
     raise SystemExit(f"the worker was not ready in {WORKER_START_S} s; see {log}")
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    """SIGTERM to the worker's process group; SIGKILL if it has not stopped within a minute."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=WORKER_STOP_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=WORKER_STOP_S)
 
 
 class Service:
@@ -143,8 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "seconds": round(time.time() - started, 1),
             }
         finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+            stop_worker(worker)
     for when in ("before", "after"):
         r = result[when]
         print(f"{when:6s}: the other {r['fields']} cheques: exact {r['exact']:.2%}, straight through "
