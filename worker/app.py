@@ -56,7 +56,7 @@ def _start_sweep(**_: object) -> None:
 @worker_shutting_down.connect
 def _hand_back(**_: object) -> None:
     """The worker begins to stop: its pool processes hand their documents back (stopping)."""
-    stopping.tell_pool(stopping.child_pids())
+    stopping.tell_pool()
 
 
 @worker_shutdown.connect
@@ -64,3 +64,4 @@ def _stop_sweep(**_: object) -> None:
     from worker import sweep
 
     sweep.stop_background()
+    stopping.forget()

@@ -5,17 +5,27 @@ do, or to the whole process group), each pool process is told too; the document 
 stops after the page in hand, is marked queued again (the interrupted attempt is not counted)
 and its message goes back to the broker, so another worker takes it at once. A stop then ends
 within about a page's reading time, never at a graceful timeout's SIGKILL. A pool process with
-no document in hand stops as Celery's own handler has it.
+no document in hand stops as Celery's own shutdown has it.
+
+The main process tells its pool with a marker file, which a reader looks at after each page,
+not with a signal: a pool process killed by a signal while it passes a message to the main
+process dies holding the pool's queue lock, and the shutdown then waits on it for ever
+(billiard says so in `Worker._do_exit`). Signalled that way, four stops in six hung after a
+batch (2026-12-02); told by the marker, none did. A SIGTERM sent to a pool process from
+outside (to the whole group) still asks a reader to stop after its page.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -31,7 +41,25 @@ def request_stop() -> None:
 
 
 def stop_requested() -> bool:
-    return _stop.is_set()
+    """Whether this reader should hand its document back: told by a signal, or by the marker
+    of the main process it belongs to."""
+    return _stop.is_set() or marker(os.getppid()).exists()
+
+
+@functools.lru_cache(maxsize=8)
+def _started(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, /proc): with the pid, a name no
+    later process shares."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "0"
+
+
+def marker(main_pid: int) -> Path:
+    """The file that says the main process `main_pid` is stopping."""
+    return Path(tempfile.gettempdir()) / f"digits-stopping-{main_pid}-{_started(main_pid)}"
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -63,22 +91,11 @@ def reading() -> Iterator[None]:
         _busy.clear()
 
 
-def child_pids() -> list[int]:
-    """This process's children (the pool processes of a Celery main process), from /proc."""
-    pids: list[int] = []
-    for task in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []:
-        try:
-            with open(f"/proc/self/task/{task}/children") as f:
-                pids.extend(int(p) for p in f.read().split())
-        except OSError:
-            continue
-    return sorted(set(pids))
-
-
-def tell_pool(pids: list[int]) -> None:
+def tell_pool() -> None:
     """From the main process, as its shutdown begins: every pool process is asked to stop."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    marker(os.getpid()).touch()
+
+
+def forget() -> None:
+    """From the main process, once its pool has stopped: the marker goes."""
+    marker(os.getpid()).unlink(missing_ok=True)
