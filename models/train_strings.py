@@ -125,23 +125,10 @@ def exact_rate(predict, data: list[tuple[np.ndarray, str]], batch_size: int = 25
     return right / max(1, len(data))
 
 
-def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
-              synthetic: list[tuple[np.ndarray, str]], epochs: int = 3, repeat: int = 8,
-              learning_rate: float = 2e-4, batch_size: int = 64, seed: int = 1,
-              progress: Callable[[int, int, float], None] | None = None):  # type: ignore[no-untyped-def]
-    """The string reader `init_from` (a .keras file) trained further on `fields` (uint8 line
-    inputs with their texts: a back office's reviewed fields), each seen `repeat` times an
-    epoch among the `synthetic` fields, so that it learns the new hands without forgetting the
-    others. `progress(epoch, epochs, loss)` after each epoch; returns the model for inference."""
-    import keras
+def ctc_step(model, optimizer):  # type: ignore[no-untyped-def]
+    """One training step of `model` (logits out) on a batch (x, labels, label lengths, frames)
+    under CTC loss; returns the batch's mean loss."""
     import tensorflow as tf
-
-    from models.crnn import for_inference
-
-    keras.utils.set_random_seed(seed)
-    shipped = keras.models.load_model(init_from, compile=False)
-    model = keras.Model(shipped.input, shipped.get_layer("logits").output, name=shipped.name)
-    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
 
     @tf.function(reduce_retracing=True)
     def step(x, y, lengths, frames):  # type: ignore[no-untyped-def]
@@ -153,6 +140,25 @@ def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    return step
+
+
+def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
+              synthetic: list[tuple[np.ndarray, str]], epochs: int = 3, repeat: int = 8,
+              learning_rate: float = 2e-4, batch_size: int = 64, seed: int = 1,
+              progress: Callable[[int, int, float], None] | None = None):  # type: ignore[no-untyped-def]
+    """The string reader `init_from` (a .keras file) trained further on `fields` (uint8 line
+    inputs with their texts: a back office's reviewed fields), each seen `repeat` times an
+    epoch among the `synthetic` fields, so that it learns the new hands without forgetting the
+    others. `progress(epoch, epochs, loss)` after each epoch; returns the model for inference."""
+    import keras
+
+    from models.crnn import for_inference
+
+    keras.utils.set_random_seed(seed)
+    shipped = keras.models.load_model(init_from, compile=False)
+    model = keras.Model(shipped.input, shipped.get_layer("logits").output, name=shipped.name)
+    step = ctc_step(model, keras.optimizers.Adam(learning_rate, clipnorm=5.0))
     rng = np.random.default_rng(seed)
     data = list(synthetic) + list(fields) * repeat
     for epoch in range(epochs):
@@ -188,17 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     schedule = keras.optimizers.schedules.CosineDecay(
         args.learning_rate / 10, decay_steps=max(1, total - steps_per_epoch // 2),
         warmup_target=args.learning_rate, warmup_steps=steps_per_epoch // 2)
-    optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y, lengths, frames):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, frames, logits_time_major=False,
-                                                 blank_index=0))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    step = ctc_step(model, keras.optimizers.Adam(schedule, clipnorm=5.0))
 
     predict = tf.function(lambda x: tf.nn.softmax(model(x, training=False)), reduce_retracing=True)
     rng = np.random.default_rng(args.seed)
