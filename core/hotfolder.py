@@ -36,6 +36,7 @@ from core.export import CSV_COLUMNS, csv_lines
 from core.receiving import OPTIONS, Receiver
 from core.schema import DONE, Batch, Document, new_id
 from core.settings import Settings
+from core.storage import fsync_dir, write_whole
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,7 @@ class Inbox:
         now = time.time() if now is None else now
         previous, self.seen = self.seen, {}
         ready: list[Ready] = []
-        loose: list[Path] = []
-        loose_settled = True
+        loose: dict[Path, bool] = {}  # each loose file: settled?
         for entry in sorted(self.root.iterdir()):
             if _skipped(entry.name) or (entry.is_dir() and entry.name in (DONE_DIR, FAILED_DIR)):
                 continue
@@ -87,15 +87,14 @@ class Inbox:
                 if files and all(settled) and not on_way:
                     ready.append(Ready(entry.name, entry, tuple(files)))
             elif entry.is_file():
-                loose.append(entry)
-                loose_settled &= self._settled(entry, previous, now)
+                loose[entry] = self._settled(entry, previous, now)
         if not loose:
             self.loose_since = None
         elif self.loose_since is None:
             self.loose_since = now
         waited = self.loose_since is not None and now - self.loose_since >= LOOSE_MAX_WAIT_S
-        stable = [p for p in loose if self._settled(p, previous, now)]
-        if loose and (loose_settled or waited or len(stable) >= self.max_files):
+        stable = [p for p, settled in loose.items() if settled]
+        if loose and (len(stable) == len(loose) or waited or len(stable) >= self.max_files):
             group = stable[: self.max_files]
             if group:
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
@@ -169,7 +168,7 @@ def claim(root: Path, ready: Ready) -> Claim:
     batch_id = new_id()
     path = claims_dir(root) / batch_id
     path.mkdir(parents=True)
-    _write(path / "claim.json", json.dumps({"name": ready.name, "claimed_at": time.time(),
+    write_whole(path / "claim.json", json.dumps({"name": ready.name, "claimed_at": time.time(),
                                             "folder": ready.folder is not None}))
     if ready.folder is not None:
         os.replace(ready.folder, path / "files")
@@ -180,7 +179,7 @@ def claim(root: Path, ready: Ready) -> Claim:
                 os.replace(source, path / "files" / source.name)
             except FileNotFoundError:  # taken away since the scan
                 continue
-    _fsync_dir(path)
+    fsync_dir(path)
     log.info("hot folder: %s claimed as batch %s", ready.name, batch_id)
     return Claim(path)
 
@@ -221,7 +220,7 @@ def ingest(session: Session, settings: Settings, item: Claim, publish: Publish |
         raise
     marker = {"batch_id": item.batch_id, "positions": positions, "rejected": rejected,
               "reasons": {i.name: i.error for i in receiver.rejected}}
-    _write(item.path / "ingested.json", json.dumps(marker))
+    write_whole(item.path / "ingested.json", json.dumps(marker))
     log.info("hot folder: batch %s: %s", item.batch_id,
              f"refused: {rejected}" if rejected else f"{len(documents)} file(s) queued")
     return marker
@@ -282,7 +281,7 @@ def deliver(session: Session, root: Path, item: Claim) -> dict[str, Path]:
         target = used[kind] / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if reason:
-            _write(target.with_name(target.name + ".error.txt"), reason + "\n")
+            write_whole(target.with_name(target.name + ".error.txt"), reason + "\n")
         os.replace(item.files_dir / relative, target)
     shutil.rmtree(item.path)
     log.info("hot folder: batch %s delivered to %s", item.batch_id,
@@ -311,7 +310,7 @@ def _output(parent: Path, name: str, batch_id: str) -> Path:
         owner = candidate / OWNER_FILE
         if not candidate.exists() or (owner.exists() and owner.read_text().strip() == batch_id):
             candidate.mkdir(parents=True, exist_ok=True)
-            _write(owner, batch_id + "\n")
+            write_whole(owner, batch_id + "\n")
             return candidate
     raise FileExistsError(f"no free output folder for batch {batch_id} under {parent}")
 
@@ -326,24 +325,6 @@ def _write_csv(session: Session, path: Path, batch_id: str, marker: dict) -> Non
     with tmp.open("w", newline="", encoding="utf-8") as out:
         out.writelines(rows)
     os.replace(tmp, path)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write a small file so that it is either complete or absent after a crash."""
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def step(session: Session, settings: Settings, root: Path, item: Claim, publish: Publish | None,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from core.settings import Settings
+from core.storage import write_whole
 
 STATUS_FILE = "improve.json"  # in the registry's folder: the last run's state
 LOCK_FILE = "improve.lock"  # held by the process running it (a killed run holds nothing)
@@ -32,10 +32,7 @@ def status(settings: Settings) -> dict:
 def record(settings: Settings, state: dict) -> None:
     """Write the run's state, whole or not at all."""
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.models_dir / STATUS_FILE
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+    write_whole(settings.models_dir / STATUS_FILE, json.dumps(state))
 
 
 @contextmanager

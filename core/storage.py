@@ -67,7 +67,7 @@ class Storage:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(spool.name, final)
         spool.adopted = True
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return Stored(spool.sha256, spool.size, spool.head)
 
     def put_chunks(self, chunks: Iterable[bytes], limit: int | None = None) -> Stored:
@@ -92,7 +92,7 @@ class Storage:
             final = self.path(sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return Stored(sha256, size, head)
         finally:
             if os.path.exists(tmp_name):
@@ -102,12 +102,24 @@ class Storage:
         return self.put_chunks([data])
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the renames and new names in folder `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write a small file so that it is either complete or absent after a crash (written
+    beside it, synced, then renamed over it)."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
 
 
 class Spool(io.BufferedRandom):
