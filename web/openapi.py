@@ -144,6 +144,21 @@ SCHEMAS: dict[str, dict] = {
 }
 
 
+def _model_change(summary: str, operation_id: str, which: str, done: str,
+                  conflict: str | None = None, description: str | None = None) -> dict:
+    """A POST that changes a registered model version's status (web.api._change_model)."""
+    responses = {"200": _json(done, "ModelVersion"),
+                 "403": _error("A browser request without CSRF token."),
+                 "404": _error("No such registered version.")}
+    if conflict:
+        responses["409"] = _error(conflict)
+    operation = {"summary": summary, "operationId": operation_id,
+                 "parameters": [_id("version_id", which)], "responses": {**responses, **COMMON}}
+    if description:
+        operation["description"] = description
+    return {"post": operation}
+
+
 def spec() -> dict:
     """The OpenAPI 3.1 document."""
     get, post, patch = "get", "post", "patch"
@@ -250,29 +265,18 @@ def spec() -> dict:
                    "responses": {"202": _json("Queued.", "ImproveRun"),
                                  "403": _error("A browser request without CSRF token."),
                                  "409": _error("A run is going on already."), **COMMON}}},
-        "/api/models/{version_id}/promote": {post: {
-            "summary": "Make a version the one workers read with", "operationId": "promoteModel",
-            "description": "Workers take it up as they start their next document; the version active "
-                           "before is retired.",
-            "parameters": [_id("version_id", "The registered version.")],
-            "responses": {"200": _json("The version, now promoted.", "ModelVersion"),
-                          "403": _error("A browser request without CSRF token."),
-                          "404": _error("No such registered version."), **COMMON}}},
-        "/api/models/{version_id}/rollback": {post: {
-            "summary": "Make a version that was active before active again", "operationId": "rollbackModel",
-            "parameters": [_id("version_id", "A retired version.")],
-            "responses": {"200": _json("The version, promoted again.", "ModelVersion"),
-                          "403": _error("A browser request without CSRF token."),
-                          "404": _error("No such registered version."),
-                          "409": _error("The version is active already, or was never promoted."),
-                          **COMMON}}},
-        "/api/models/{version_id}/retire": {post: {
-            "summary": "Retire the active version: back to the shipped files", "operationId": "retireModel",
-            "parameters": [_id("version_id", "The active version.")],
-            "responses": {"200": _json("The version, now retired.", "ModelVersion"),
-                          "403": _error("A browser request without CSRF token."),
-                          "404": _error("No such registered version."),
-                          "409": _error("The version is not the active one."), **COMMON}}},
+        "/api/models/{version_id}/promote": _model_change(
+            "Make a version the one workers read with", "promoteModel", "The registered version.",
+            "The version, now promoted.",
+            description="Workers take it up as they start their next document; the version active "
+                        "before is retired."),
+        "/api/models/{version_id}/rollback": _model_change(
+            "Make a version that was active before active again", "rollbackModel", "A retired version.",
+            "The version, promoted again.",
+            conflict="The version is active already, or was never promoted."),
+        "/api/models/{version_id}/retire": _model_change(
+            "Retire the active version: back to the shipped files", "retireModel", "The active version.",
+            "The version, now retired.", conflict="The version is not the active one."),
         "/api/openapi.json": {get: {
             "summary": "This description", "operationId": "openapi",
             "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {}}},
