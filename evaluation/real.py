@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance
+from synth import test_writers_numbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REAL_DIR = PROJECT_ROOT.parent / "shared" / "data" / "real"
@@ -168,19 +169,6 @@ def _digits_row(name: str, classify: Callable[[np.ndarray], np.ndarray], glyphs:
             "digits_per_second": len(labels) / max(seconds, 1e-9)}
 
 
-def held_out_fields(count: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
-    """Numbers written by the test writers (UNIPEN, optdigits part 2, MNIST's test digits)."""
-    from models import mnist
-    from synth.hands import load_writers
-    from synth.strings import random_field
-
-    data = mnist.load(None)
-    hands = load_writers("test", data.x_test, data.y_test).mixture()
-    rng = np.random.default_rng(seed)
-    fields = [random_field(hands, rng) for _ in range(count)]
-    return [f.image for f in fields], [f.value for f in fields]
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m evaluation.real", description=__doc__.splitlines()[0])
     parser.add_argument("--real-dir", type=Path, default=None,
@@ -225,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.synthetic:
         print(f"\n== held-out writers, written numbers ({args.synthetic} synthetic fields, layout=field) ==",
               flush=True)
-        images, truths = held_out_fields(args.synthetic, SYNTHETIC_SEED)
+        images, truths = test_writers_numbers(args.synthetic, SYNTHETIC_SEED)
         row = through_service(reader, images, truths, "this service (all readers)").report()
         print_row(row)
         report["held_out_fields"] = row

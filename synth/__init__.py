@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from synth.render import DigitSource
 
 
@@ -13,3 +15,18 @@ def test_digits(mnist_dir: Path | str | None = None) -> DigitSource:
 
     data = mnist.load(mnist_dir)
     return DigitSource(data.x_test, data.y_test)
+
+
+def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None
+                         ) -> tuple[list[np.ndarray], list[str]]:
+    """`count` field images of numbers written by the test writers (UNIPEN's, optdigits' part 2,
+    MNIST's test digits; never trained on), and their values: the same for the same seed."""
+    from models import mnist
+    from synth.hands import load_writers
+    from synth.strings import random_field
+
+    data = mnist.load(mnist_dir)
+    hands = load_writers("test", data.x_test, data.y_test).mixture()
+    rng = np.random.default_rng(seed)
+    fields = [random_field(hands, rng) for _ in range(count)]
+    return [f.image for f in fields], [f.value for f in fields]
