@@ -23,6 +23,7 @@ def main() -> int:
     # The workers' counts of the last run go, before any process of this one writes its own
     # (the workers count in METRICS_DIR themselves: worker.app).
     metrics.wipe(settings.metrics_dir)
+    declare_queues(settings)
     python = sys.executable
     web = subprocess.Popen([
         python, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{settings.host}:{settings.port}",
@@ -70,6 +71,18 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return next((child.returncode for child in children if child.returncode and child.returncode > 0), 0)
+
+
+def declare_queues(settings: Settings) -> None:
+    """The broker's queues made here, before the worker and the trainer start: on a new embedded
+    broker file both would make kombu's tables and queue rows at once, and kombu guards that
+    within one process only (IntegrityError or "table already exists": that worker stopped,
+    and make run with it: one of two starts from a fresh clone, 2026-12-02)."""
+    from worker.celery_app import QUEUE, TRAINING_QUEUE, make_celery
+
+    with make_celery(settings).connection_for_write() as connection:
+        for queue in (QUEUE, TRAINING_QUEUE):
+            connection.default_channel.queue_declare(queue=queue)
 
 
 def _safe(url: str) -> str:
