@@ -5,9 +5,10 @@ optdigits' validation digits, MNIST's test digits; for open boxes also MNIST's t
 digits; never a test writer, never a real cheque), for each kind of field read whole:
 - "field": images that are one whole field (`synth.strings`: amounts on plain and security
   paper), read as `layout=field` reads them;
-- "box": open boxes on generated pages: a third written by MNIST's training digits (the glyph
-  classifier's own writers), a third by the calibration writers, a third by them in the hard
-  page style.
+- "box" and "comb": open boxes and comb fields read whole on generated pages (those whose cut
+  reading is unsure, as the service reads them): a third written by MNIST's training digits
+  (the glyph classifier's own writers), a third by the calibration writers, a third by them
+  in the hard page style.
 It fits the readers' weights in the product (highest share of fields right, then highest
 likelihood of the truth), then a logistic model of the combined confidence
 (`reading.combine.FEATURES`), and writes both to `models/weights/combination.json`.
@@ -33,6 +34,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEED = 8080
 # Weights tried for each reader's log probability in the product.
 WEIGHT_GRID = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0, 1.5)
+KINDS = {"field": "field images", "box": "open boxes on pages",
+         "comb": "comb fields on pages"}
 L2 = 1.0  # the logistic model's regularisation (scikit-learn's C): a few features, thousands of fields
 
 
@@ -61,10 +64,10 @@ def field_samples(reader, count: int, seed: int) -> list[Sample]:  # type: ignor
     return out
 
 
-def box_samples(reader, pages: int, seed: int) -> list[Sample]:  # type: ignore[no-untyped-def]
-    """Open boxes of generated pages, a third each: MNIST's training digits in our usual page
-    style (the glyph classifier's own writers), the calibration writers in the usual style,
-    and the calibration writers in the hard style."""
+def page_samples(reader, pages: int, seed: int) -> dict[str, list[Sample]]:  # type: ignore[no-untyped-def]
+    """Open boxes and comb fields read whole on generated pages, by kind; a third of the pages
+    each: MNIST's training digits in our usual page style (the glyph classifier's own writers),
+    the calibration writers in the usual style, and the calibration writers in the hard style."""
     from models import mnist
     from segmentation.boxes import iou
     from segmentation.fieldread import field_opinions
@@ -77,17 +80,18 @@ def box_samples(reader, pages: int, seed: int) -> list[Sample]:  # type: ignore[
     others = HandDigits(load_writers("calibration", data.x_test, data.y_test).mixture())
     sources = [(DigitSource(data.x_train, data.y_train), None), (others, None), (others, "hard")]
     rng = np.random.default_rng(seed)
-    out = []
+    out: dict[str, list[Sample]] = {"box": [], "comb": []}
     for number in range(pages):
         digits, style = sources[number % len(sources)]
         page = make_page(digits, rng, style=style)  # type: ignore[arg-type]
         fields, _, _, _ = segment_fields(page.image)
         read = field_opinions(fields, reader._classify, reader.lines)
-        for truth in (t for t in page.fields if t.kind == "box"):
+        for truth in (t for t in page.fields if t.kind in out):
             match = max(range(len(fields)), default=None,
                         key=lambda i: iou(truth.box, fields[i].page_box))
-            if match is not None and iou(truth.box, fields[match].page_box) >= 0.5 and read[match].opinions:
-                out.append(Sample(list(read[match].opinions), truth.value))
+            if match is not None and iou(truth.box, fields[match].page_box) >= 0.5 \
+                    and fields[match].kind == truth.kind and read[match].opinions:
+                out[truth.kind].append(Sample(list(read[match].opinions), truth.value))
     return out
 
 
@@ -146,7 +150,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m evaluation.calibrate_fields",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--fields", type=int, default=3000, help="synthetic field images")
-    parser.add_argument("--pages", type=int, default=120, help="generated pages for open boxes")
+    parser.add_argument("--pages", type=int, default=120, help="generated pages for open boxes and combs")
+    parser.add_argument("--kinds", default="field,box,comb",
+                        help="kinds to fit (comma-separated); the others are kept from --output")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--output", type=Path,
                         default=PROJECT_ROOT / "models" / "weights" / "combination.json")
@@ -158,18 +164,27 @@ def main(argv: list[str] | None = None) -> dict:
     reader = reader_for(Settings.from_env())
     if not reader.lines:
         raise SystemExit("no line readers configured (LINE_READERS): nothing to combine")
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise SystemExit(f"--kinds: unknown {unknown or 'none given'}; known: {', '.join(KINDS)}")
+    kept = Calibrations.load(args.output).by_kind if args.output.is_file() else {}
     started = time.time()
     print(f"readers: {reader.version}", flush=True)
-    print(f"reading {args.fields} field images by the calibration writers…", flush=True)
-    fields = field_samples(reader, args.fields, args.seed)
-    print(f"reading the open boxes of {args.pages} pages by the calibration writers…", flush=True)
-    boxes = box_samples(reader, args.pages, args.seed + 1)
+    samples: dict[str, list[Sample]] = {}
+    if "field" in kinds:
+        print(f"reading {args.fields} field images by the calibration writers…", flush=True)
+        samples["field"] = field_samples(reader, args.fields, args.seed)
+    if {"box", "comb"} & set(kinds):
+        print(f"reading the open boxes and combs of {args.pages} pages by the calibration writers…",
+              flush=True)
+        samples.update({k: v for k, v in page_samples(reader, args.pages, args.seed + 1).items() if k in kinds})
     where = (f"{{n}} synthetic {{what}} by calibration writers (seed {args.seed}), readers "
              f"{reader.version}")
-    calibrations = Calibrations({
-        "field": fit_kind(fields, "field", where.format(n=len(fields), what="field images")),
-        "box": fit_kind(boxes, "box", where.format(n=len(boxes), what="open boxes on pages")),
-    })
+    fitted = {kind: fit_kind(samples[kind], kind, where.format(
+        n=len(samples[kind]), what=KINDS[kind] + ("" if kind == "field" else f" (of {args.pages} pages)")))
+        for kind in kinds}
+    calibrations = Calibrations({k: fitted.get(k) or kept[k] for k in KINDS if k in fitted or k in kept})
     args.output.parent.mkdir(parents=True, exist_ok=True)
     calibrations.save(args.output)
     print(f"written to {args.output} ({time.time() - started:.0f} s)")

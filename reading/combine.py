@@ -131,12 +131,17 @@ class Calibration:
 @dataclass(frozen=True)
 class Calibrations:
     """One calibration per kind of field read whole: "box" (an open box found on a page, where
-    the glyph classifier is strong) and "field" (an image or region with no drawn box)."""
+    the glyph classifier is strong), "comb" (a comb field, its dividers erased) and "field"
+    (an image or region with no drawn box)."""
 
     by_kind: dict[str, Calibration] = field(default_factory=dict)
 
     def for_kind(self, kind: str) -> Calibration:
         return self.by_kind.get(kind, DEFAULT_CALIBRATION)
+
+    def fitted(self, kind: str) -> bool:
+        """Whether this kind has a calibration of its own (else the product's posterior)."""
+        return kind in self.by_kind
 
     @staticmethod
     def load(path: Path) -> Calibrations:

@@ -1,5 +1,5 @@
 """Which fields the line readers are given: field images always, open boxes only when the cut
-reading is unsure, comb fields never."""
+reading is unsure, comb fields when unsure and the calibration fits combs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segmentation.fieldread import LINES_BELOW, field_opinions, undrawn_field
+from reading.combine import DEFAULT_CALIBRATION, Calibrations
+from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, field_opinions, undrawn_field
 from segmentation.pipeline import segment_fields
 from synth.pages import make_page, random_style
 
@@ -25,7 +26,7 @@ class CountingReader:
         return [np.tile(np.eye(11, dtype=np.float32)[10], (8, 1)) for _ in images]
 
 
-def test_only_unsure_open_boxes_and_field_images_are_read_whole(digits, classify) -> None:  # type: ignore[no-untyped-def]
+def test_only_unsure_fields_and_field_images_are_read_whole(digits, classify) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(17)
     pages = [make_page(digits, rng, kind, random_style(rng, dpi=200)) for kind in ("form", "order", "cheque")]
     field_image = np.full((50, 160), 235, np.uint8)
@@ -39,10 +40,38 @@ def test_only_unsure_open_boxes_and_field_images_are_read_whole(digits, classify
     alone = field_opinions(fields, classify, ())
     unsure = [i for i, (f, r) in enumerate(zip(fields, alone))
               if f.kind == "field" or (f.kind == "box" and r.cut.confidence < LINES_BELOW)]
+    combs = [i for i, (f, r) in enumerate(zip(fields, alone))
+             if f.kind == "comb" and r.cut.confidence < COMBS_BELOW]
     boxes = sum(f.kind == "box" for f in fields)
     assert 0 < len(unsure) - 1 < boxes  # some boxes are sure, some are not
-    reader = CountingReader()
-    read = field_opinions(found(), classify, (reader,))
-    assert len(reader.seen) == len(unsure)
-    assert [i for i, r in enumerate(read) if r.opinions] == unsure
-    assert all(r.opinions[-1].reader == "counting" for r in read if r.opinions)
+    assert 0 < len(combs) < sum(f.kind == "comb" for f in fields)  # some combs too
+    boxes_only = Calibrations({"box": DEFAULT_CALIBRATION, "field": DEFAULT_CALIBRATION})
+    with_combs = Calibrations({**boxes_only.by_kind, "comb": DEFAULT_CALIBRATION})
+    for calibration, expected in ((boxes_only, unsure), (with_combs, sorted(unsure + combs)),
+                                  (None, sorted(unsure + combs))):  # None: read for fitting
+        reader = CountingReader()
+        read = field_opinions(found(), classify, (reader,), calibration=calibration)
+        assert len(reader.seen) == len(expected)
+        assert [i for i, r in enumerate(read) if r.opinions] == expected
+        assert all(r.opinions[-1].reader == "counting" for r in read if r.opinions)
+
+
+def test_a_comb_is_read_whole_cut_to_its_written_cells(digits, classify) -> None:  # type: ignore[no-untyped-def]
+    """A comb's line image is its inside, dividers erased, cut to the ink: the empty cells of a
+    long comb are left out, and where the image lies is known (for placing the digits)."""
+    rng = np.random.default_rng(5)  # a form whose combs are partly written
+    page = make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True))
+    combs = [f for f in segment_fields(page.image)[0] if f.kind == "comb" and f.pieces]
+    assert combs
+    narrower = 0
+    for f in combs:
+        image, place = f.line_image()
+        x0, y0, x1, y1 = f.structure.outer
+        assert (place.width, place.height) == (image.shape[1], image.shape[0])
+        assert x0 <= place.x0 and place.x0 + place.width <= x1 and y0 <= place.y0
+        written = (min(p.x0 for p in f.pieces), max(p.x1 for p in f.pieces))
+        assert place.x0 <= written[0] and written[1] <= place.x0 + place.width  # no ink left out
+        ink = image < 128
+        assert ink.any() and not ink[:, :2].any() and not ink[:, -2:].any()  # paper at both ends
+        narrower += place.width < 0.9 * (x1 - x0)
+    assert narrower  # the page's combs with empty cells
