@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
     if {"box", "comb"} & set(kinds):
         print(f"reading the open boxes and combs of {args.pages} pages by the calibration writers…",
               flush=True)
-        samples.update({k: v for k, v in page_samples(reader, args.pages, args.seed + 1).items() if k in kinds})
+        on_pages = page_samples(reader, args.pages, args.seed + 1)
+        samples.update({k: v for k, v in on_pages.items() if k in kinds})
     where = (f"{{n}} synthetic {{what}} by calibration writers (seed {args.seed}), readers "
              f"{reader.version}")
     fitted = {kind: fit_kind(samples[kind], kind, where.format(
