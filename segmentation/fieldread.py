@@ -57,7 +57,7 @@ UNREAD_INK_CONFIDENCE = vote.UNREAD_INK_CONFIDENCE
 # page's reading time). Bars of 0.9-0.99 did about as well; 0.999 and up tended to "all".
 LINES_BELOW = 0.95
 # Comb fields are read whole on the same terms, their dividers erased and the image cut to its
-# ink (`fields.ink_extent`), when the calibration has a fit for combs (`Calibrations.for_kind`:
+# ink (`fields.ink_extent`), when the calibration has a fit for combs (`Calibrations.fitted`:
 # the glyph classifier alone is strong on combs, so the readers' votes are weighed only where
 # fitted). On 60 hard-style pages by the test writers of seeds 7 and 8 (not `make eval`'s),
 # fitted on one seed and read on the other: comb fields 84.7% -> 87.7% and 84.4% -> 89.1%
