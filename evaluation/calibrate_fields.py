@@ -69,9 +69,9 @@ def page_samples(reader, pages: int, seed: int) -> dict[str, list[Sample]]:  # t
     each: MNIST's training digits in our usual page style (the glyph classifier's own writers),
     the calibration writers in the usual style, and the calibration writers in the hard style."""
     from models import mnist
-    from segmentation.boxes import iou
     from segmentation.fieldread import field_opinions
     from segmentation.pipeline import segment_fields
+    from segmentation.structure import iou
     from synth.hands import HandDigits, load_writers
     from synth.pages import make_page
     from synth.render import DigitSource

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from segmentation.boxes import iou
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
+from segmentation.structure import iou
 
 if TYPE_CHECKING:
     from synth.pages import SyntheticPage

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.pages import Scored, auto_accept, style_digits
-from segmentation.boxes import iou
 from segmentation.pipeline import FieldResult
+from segmentation.structure import iou
 from segmentation.templates import Template, load_template
 
 RULES_SEED = 20261203  # not make eval's seed: these pages are cheques only, with valid values

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from segmentation.boxes import iou
 from segmentation.glyph import GLYPH_SIZE
 from segmentation.pipeline import segment_fields
+from segmentation.structure import iou
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = PROJECT_ROOT / "var" / "cache"

@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 
 from segmentation import quick
-from segmentation.boxes import Structure, component_boxes
+from segmentation.boxes import component_boxes
 from segmentation.glyph import to_mnist
+from segmentation.structure import Structure
 
 STRONG_INK = 0.5  # darkness of ink proper: black and blue pens, dark grey box lines
 WEAK_INK = 0.22  # faint stroke edges; light and dropout-coloured lines are weak but never strong

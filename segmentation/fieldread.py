@@ -14,10 +14,10 @@ import numpy as np
 from reading.combine import Calibrations, LineReader, Opinion
 from reading.rules import Rule
 from segmentation import cut, ruled, split, vote
-from segmentation.boxes import Structure
-from segmentation.fields import MARGIN, field_structure, ink_extent, inside_image
+from segmentation.fields import MARGIN, cut_to_ink, field_structure, inside_image
 from segmentation.results import Box, DigitResult, FieldResult
 from segmentation.split import Classify
+from segmentation.structure import Structure
 
 NOT_A_DIGIT = 10
 MAX_ALTERNATIVES = 3
@@ -94,10 +94,7 @@ class CutField:
         inside = inside_image(self.structure)
         x0, y0 = max(self.structure.outer[0], 0), max(self.structure.outer[1], 0)
         if self.kind == "comb":  # the written cells only: a comb's empty cells are a long blank
-            extent = ink_extent(inside)
-            if extent is not None:
-                ex, ey, ew, eh = extent
-                inside, x0, y0 = inside[ey : ey + eh, ex : ex + ew], x0 + ex, y0 + ey
+            inside, x0, y0 = cut_to_ink(inside, x0, y0)
         return inside, vote.Placement(x0, y0, inside.shape[1], inside.shape[0])
 
 
@@ -107,10 +104,8 @@ def undrawn_field(image: np.ndarray, box: Box, to_ink: bool = False) -> CutField
     box stays the region."""
     x, y, w, h = box
     crop = image[y : y + h, x : x + w]
-    extent = ink_extent(crop, EMPTY_INK_SHARE) if to_ink else None
-    if extent is not None:
-        ex, ey, ew, eh = extent
-        crop, x, y = crop[ey : ey + eh, ex : ex + ew], x + ex, y + ey
+    if to_ink:
+        crop, x, y = cut_to_ink(crop, x, y, EMPTY_INK_SHARE)
     s = field_structure(crop, (x, y))
     return CutField(s, cut.box_pieces(s), image=crop, box=box)
 

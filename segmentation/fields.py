@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from reading.lines import darkness as paper_darkness
-from segmentation.boxes import Frame, Structure
 from segmentation.cut import LINE_MARGIN, WEAK_INK, erase_lines
+from segmentation.structure import Frame, Structure
 
 MARGIN = 2  # blank paper put around a field image; its virtual lines lie in it
 # A template region is drawn generously around where people write: read at the region's size,
@@ -69,6 +69,17 @@ def ink_extent(image: np.ndarray, least_share: float = 0.0) -> tuple[int, int, i
     x0, y0 = max(0, x0 - margin), max(0, y0 - margin)
     x1, y1 = min(w, x1 + margin), min(h, y1 + margin)
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def cut_to_ink(image: np.ndarray, x: int, y: int, least_share: float = 0.0
+               ) -> tuple[np.ndarray, int, int]:
+    """The image cut to its ink (`ink_extent`) and where the cut lies, (x, y) being where the
+    image lies; the image as given when it holds no more ink than `least_share`."""
+    extent = ink_extent(image, least_share)
+    if extent is None:
+        return image, x, y
+    ex, ey, ew, eh = extent
+    return image[ey : ey + eh, ex : ex + ew], x + ex, y + ey
 
 
 def inside_image(s: Structure) -> np.ndarray:

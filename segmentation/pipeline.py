@@ -17,11 +17,12 @@ import numpy as np
 
 from reading.combine import UNCALIBRATED, Calibrations, LineReader
 from segmentation import cut, fieldread
-from segmentation.boxes import find_structures, page_skew
+from segmentation.boxes import find_structures
 from segmentation.fieldread import EMPTY_FIELD_CONFIDENCE, UNREAD_INK_CONFIDENCE
 from segmentation.prepare import PageError, prepare
 from segmentation.results import Box, DigitResult, FieldResult, PageResult
 from segmentation.split import Classify
+from segmentation.structure import page_skew
 from segmentation.templates import Template
 
 __all__ = ["DigitResult", "FieldResult", "PageResult", "EMPTY_FIELD_CONFIDENCE", "UNREAD_INK_CONFIDENCE",

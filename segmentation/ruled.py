@@ -18,8 +18,8 @@ from reading.choose import best_valid, valid_values
 from reading.combine import Calibration, Opinion, combine
 from reading.rules import Rule
 from segmentation import vote
-from segmentation.boxes import Structure
 from segmentation.results import DigitResult
+from segmentation.structure import Structure
 
 # A field no reading of which keeps its rule is right at most this often: its value is
 # impossible as read, so the reading is wrong somewhere (as ink no reader reads,

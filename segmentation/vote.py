@@ -25,10 +25,10 @@ from reading.combine import (
     Opinion,
     combine,
 )
-from segmentation.boxes import Structure
 from segmentation.cut import WEAK_INK
 from segmentation.glyph import to_mnist
 from segmentation.results import DigitResult
+from segmentation.structure import Structure
 
 CUT_READER = "cut"
 # The field's value when ink as tall as a digit was read as no digit, or read as nothing at

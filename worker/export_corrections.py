@@ -23,7 +23,7 @@ from core.processing import KINDS
 from core.schema import REVIEWED, Batch, Document, Field, Page
 from core.settings import Settings
 from core.storage import Storage
-from segmentation.boxes import iou
+from segmentation.structure import iou
 from worker.recognition import get_reader
 
 MATCH_IOU = 0.8  # the field read again must be the same box

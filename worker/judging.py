@@ -14,7 +14,7 @@ from core.files import Limits, page
 from core.processing import KINDS
 from core.settings import Settings
 from core.storage import Storage
-from segmentation.boxes import iou
+from segmentation.structure import iou
 from segmentation.templates import find_template
 from synth import test_digits, test_writers_numbers
 from worker.export_corrections import Reviewed

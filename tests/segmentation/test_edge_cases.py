@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.boxes import iou
 from segmentation.pipeline import read_page
 from segmentation.prepare import PageError
+from segmentation.structure import iou
 from synth.pages import Canvas, make_page, random_style
 
 

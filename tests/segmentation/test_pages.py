@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmentation.boxes import iou
 from segmentation.pipeline import read_page, segment_fields
+from segmentation.structure import iou
 from synth.pages import make_page, random_style
 
 KINDS = ("form", "cheque", "order")

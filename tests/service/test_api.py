@@ -11,7 +11,7 @@ import pytest
 
 from core.export import CSV_COLUMNS
 from reading.combine import Calibrations
-from segmentation.boxes import iou
+from segmentation.structure import iou
 from synth import documents
 from synth.pages import Canvas, draw_cheque, make_page, random_style
 

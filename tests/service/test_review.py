@@ -93,7 +93,7 @@ def test_corrections_become_training_data(service, reviewed_batch, tmp_path: Pat
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    from segmentation.boxes import iou
+    from segmentation.structure import iou
 
     return iou(a, b)
 
