@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -21,6 +22,15 @@ TRAINING_QUEUE = "training"
 IMPROVE_MODELS = "worker.tasks.improve_models"
 EMBEDDED_POLL_S = 0.05  # how often an idle worker looks at the embedded broker's table
 POOL_START_TIMEOUT_S = 180.0  # how long a new pool process may take to load its readers
+# kombu's SQLAlchemy transport makes its tables, and each queue's row, by looking first and then
+# creating, under a lock of its own process only: processes starting at once on a new broker
+# file could all find nothing, and all but one failed ("table kombu_queue already exists",
+# "UNIQUE constraint failed: kombu_queue.name"; 1 of 30 starts of three processes at once, and
+# `make run` starts three). The one that lost tries again: the other has made them by then.
+# Nothing is held across processes (a file lock around it, tried on 2026-12-02, hung once in CI).
+EMBEDDED_SETUP_TRIES = 5
+EMBEDDED_SETUP_WAIT_S = 0.05  # × the attempt's number, between attempts
+RACED = ("already exists", "UNIQUE constraint failed")
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -87,12 +97,38 @@ def _tune_embedded_broker(broker_url: str) -> None:
 
     embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
     embedded_transport.Channel.session = property(_thread_session)
+    for name in ("_open", "_get_or_create"):
+        method = getattr(embedded_transport.Channel, name)
+        if not getattr(method, "retries_a_race", False):
+            setattr(embedded_transport.Channel, name, _retrying_a_race(method))
     path = _sqlite_path(broker_url)
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _retrying_a_race(method):  # type: ignore[no-untyped-def]
+    """`method` of kombu's channel, tried again when another process made the same table or
+    queue row first (RACED)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    @functools.wraps(method)
+    def retrying(channel, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for attempt in range(1, EMBEDDED_SETUP_TRIES + 1):
+            try:
+                return method(channel, *args, **kwargs)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == EMBEDDED_SETUP_TRIES or not any(r in str(exc) for r in RACED):
+                    raise
+                if method.__name__ == "_get_or_create":
+                    channel.session.rollback()
+                time.sleep(EMBEDDED_SETUP_WAIT_S * attempt)
+        raise AssertionError("unreachable")
+
+    retrying.retries_a_race = True  # type: ignore[attr-defined]
+    return retrying
 
 
 def _thread_session(channel: object) -> object:

@@ -1,0 +1,115 @@
+"""Processes starting at once on a new embedded broker file all start.
+
+kombu's SQLAlchemy transport looks for its tables and its queues' rows, then makes them, under a
+lock of its own process only; processes starting together on a new file could both find
+nothing, and one failed (`UNIQUE constraint failed: kombu_queue.name`, or "table kombu_queue
+already exists"): 1 process start in 30, three at a time, on 2026-12-03; nearly every one but
+the first when they start at the very same moment, as here. The one that loses now tries again
+(worker.celery_app._retrying_a_race)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from worker.celery_app import EMBEDDED_SETUP_TRIES, _retrying_a_race
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BROKERS = 6  # new broker files, each opened by PROCESSES at the same moment
+PROCESSES = 3  # as `make run` starts: the web, the document worker, the training worker
+START_IN_S = 20.0  # every process waits for the same moment, well after all have imported
+
+DECLARE = """
+import dataclasses, sys, time
+from core.settings import Settings
+from worker.celery_app import QUEUE, TRAINING_QUEUE, make_celery
+
+settings = dataclasses.replace(Settings.from_env(), broker_url="sqla+sqlite:///" + sys.argv[1])
+app = make_celery(settings)
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+with app.connection_for_write() as connection:
+    for queue in (QUEUE, TRAINING_QUEUE):
+        connection.default_channel.queue_declare(queue=queue)
+"""
+
+
+def test_processes_starting_together_on_a_new_embedded_broker_all_start(tmp_path: Path) -> None:
+    start = time.time() + START_IN_S
+    brokers = [tmp_path / f"broker-{b}.sqlite3" for b in range(BROKERS)]
+    runs = [subprocess.Popen([sys.executable, "-c", DECLARE, str(broker), repr(start)], cwd=PROJECT_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for broker in brokers for _ in range(PROCESSES)]
+    failed = []
+    for process in runs:
+        output, _ = process.communicate(timeout=240)
+        if process.returncode != 0:
+            errors = [line for line in output.splitlines() if "Error:" in line]
+            failed.append(errors[-1] if errors else f"exit {process.returncode}: {output[-300:]}")
+    assert not failed, failed
+    for broker in brokers:
+        with sqlite3.connect(broker) as db:
+            names = sorted(n for (n,) in db.execute("SELECT name FROM kombu_queue"))
+        assert names == ["documents", "training"]
+
+
+def _unique_violation(path: Path) -> IntegrityError:
+    """A real one, from SQLite."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS q (name TEXT UNIQUE)")
+        db.execute("INSERT OR IGNORE INTO q VALUES ('documents')")
+        try:
+            db.execute("INSERT INTO q VALUES ('documents')")
+        except sqlite3.IntegrityError as exc:
+            return IntegrityError("INSERT INTO q", {}, exc)
+    raise AssertionError("no violation")
+
+
+class _Session:
+    rolled_back = 0
+
+    def rollback(self) -> None:
+        self.rolled_back += 1
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.session = _Session()
+
+
+def test_a_lost_race_is_tried_again_and_other_errors_are_not(tmp_path: Path) -> None:
+    raced = _unique_violation(tmp_path / "race.sqlite3")
+    calls: list[str] = []
+
+    def _get_or_create(channel: _Channel, queue: str) -> str:
+        calls.append(queue)
+        if len(calls) == 1:
+            raise raced  # another process made the row between our look and our insert
+        return queue
+
+    channel = _Channel()
+    assert _retrying_a_race(_get_or_create)(channel, "documents") == "documents"
+    assert calls == ["documents", "documents"] and channel.session.rolled_back == 1
+
+    def broken(channel: _Channel) -> None:
+        calls.append("broken")
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such column: nme"))
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        _retrying_a_race(broken)(channel)
+    assert calls == ["broken"]  # not a race: not tried again
+
+    def always(channel: _Channel) -> None:
+        calls.append("always")
+        raise raced
+
+    calls.clear()
+    with pytest.raises(IntegrityError):
+        _retrying_a_race(always)(channel)
+    assert len(calls) == EMBEDDED_SETUP_TRIES
