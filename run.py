@@ -77,7 +77,9 @@ def declare_queues(settings: Settings) -> None:
     """The broker's queues made here, before the worker and the trainer start: on a new embedded
     broker file both would make kombu's tables and queue rows at once, and kombu guards that
     within one process only (IntegrityError or "table already exists": that worker stopped,
-    and make run with it: one of two starts from a fresh clone, 2026-12-02)."""
+    and make run with it: one of two starts from a fresh clone, 2026-12-02). Each process now
+    also tries again when it loses that race (`worker.celery_app._retrying_a_race`, for
+    workers started by hand); made here first, the children never race at all."""
     from worker.celery_app import QUEUE, TRAINING_QUEUE, make_celery
 
     with make_celery(settings).connection_for_write() as connection:
