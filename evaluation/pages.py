@@ -28,6 +28,7 @@ import numpy as np
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
 from segmentation.structure import iou
+from synth.scanner import STYLES
 
 if TYPE_CHECKING:
     from synth.pages import SyntheticPage
@@ -172,7 +173,7 @@ def tesseract_read(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
 
 def style_digits(style: str, mnist_dir: str | None):  # type: ignore[no-untyped-def]
     """The digit source of a page style: "ours" (MNIST's test digits, our scanner
-    randomisation) or "hard" (the test writers of three sets, `synth.pages.hard_style`)."""
+    randomisation) or "hard" (the test writers of three sets, `synth.scanner.hard_style`)."""
     import synth
 
     if style == "ours":
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=150)
     parser.add_argument("--seed", type=int, default=EVAL_SEED)
-    parser.add_argument("--style", choices=("ours", "hard", "all"), default="all",
+    parser.add_argument("--style", choices=(*STYLES, "all"), default="all",
                         help="page style: ours (the original eval pages), hard, or both")
     parser.add_argument("--model", default=None, help="glyph model file (default: the shipped one)")
     parser.add_argument("--mnist-dir", default=None)
@@ -242,12 +243,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.model:
         settings = dataclasses.replace(settings, model_path=Path(args.model))
     reader = reader_for(settings)  # one thread, as in a worker process
-    styles = ("ours", "hard") if args.style == "all" else (args.style,)
+    styles = STYLES if args.style == "all" else (args.style,)
     report: dict = {"seed": args.seed, "model": reader.version, "styles": {}}
     for style in styles:
         # each style's own seed, whichever styles are asked for: `--style hard` reads the very
         # pages `make eval` does (the "ours" pages are the same as before the styles came)
-        seed = args.seed + ("ours", "hard").index(style)
+        seed = args.seed + STYLES.index(style)
         print(f"generating {args.pages} {style} pages (seed {seed})…", flush=True)
         pages = _pages(style, args.pages, seed, args.mnist_dir)
         result = evaluate_style(style, pages, reader)

@@ -25,11 +25,11 @@ from evaluation.pages import Scored, auto_accept, style_digits
 from segmentation.pipeline import FieldResult
 from segmentation.structure import iou
 from segmentation.templates import Template, load_template
+from synth.scanner import STYLES
 
 RULES_SEED = 20261203  # not make eval's seed: these pages are cheques only, with valid values
 FIELDS = ("date", "amount", "account")
 MATCH_IOU = 0.5  # as evaluation.pages: a field read matches a drawn one overlapping this much
-STYLES = ("ours", "hard")
 
 
 def with_luhn_accounts(template: Template) -> Template:
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     template = with_luhn_accounts(load_template(settings.form_templates_dir / "cheque.json"))
     report: dict = {"seed": args.seed, "model": reader.version, "threshold": DEFAULT_REVIEW_THRESHOLD,
                     "styles": {}}
-    for offset, style in enumerate(STYLES if args.style == "all" else (args.style,)):
-        seed = args.seed + offset
+    for style in STYLES if args.style == "all" else (args.style,):
+        seed = args.seed + STYLES.index(style)  # each style its own seed, whichever are asked for
         print(f"generating {args.cheques} {style} cheques (seed {seed})…", flush=True)
         pages = _pages(style, args.cheques, seed, args.mnist_dir)
         result = evaluate(pages, reader, template, DEFAULT_REVIEW_THRESHOLD)
