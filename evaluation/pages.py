@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from evaluation.intervals import bootstrap, describe
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
 from segmentation.structure import iou
@@ -137,6 +138,13 @@ def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
     return scored
 
 
+def interval_rows(scored: list[Scored]) -> list[tuple[bool, bool, float]]:
+    """Rows for `evaluation.intervals.bootstrap`: (a true field, read right, confidence; -inf
+    for a true field not detected)."""
+    return [(f.kind != "extra", f.kind != "extra" and f.read == f.truth,
+             f.confidence if f.read is not None else -math.inf) for f in scored]
+
+
 def _a4_at_200_dpi(page: SyntheticPage) -> bool:
     """The pages segmentation is timed on: forms and order forms (A4; cheques are smaller)
     scanned at 200 dpi."""
@@ -198,6 +206,7 @@ def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # t
     from core.settings import DEFAULT_REVIEW_THRESHOLD
 
     ours = Tally()
+    by_page: list[list[tuple[bool, bool, float]]] = []
     kinds = {k: sum(p.kind == k for p in pages) for k in ("form", "cheque", "order")}
     print(f"[{style}] pages: {kinds}; fields: {sum(len(p.fields) for p in pages)}", flush=True)
     run_started = time.perf_counter()
@@ -206,14 +215,18 @@ def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # t
         started = time.perf_counter()
         result = reader.read_page(page.image, None)
         ours.seconds += time.perf_counter() - started
-        ours.fields.extend(score_page(page.fields, list(result.fields)))
+        scored = score_page(page.fields, list(result.fields))
+        ours.fields.extend(scored)
+        by_page.append(interval_rows(scored))
         if _a4_at_200_dpi(page):
             ours.segment_ms_a4_200.append(1000 * result.seconds["segment"])
     thresholds = sorted({0.5, 0.8, 0.9, 0.95, 0.98, 0.99, DEFAULT_REVIEW_THRESHOLD})
     timings = ours.segment_ms_a4_200
     a4_pages = [p.image for p in pages if _a4_at_200_dpi(p)]
     best_of = best_segment_ms(a4_pages, TIMING_REPEATS)
-    return {"style": style, "pages": len(pages), "ours": ours.report(thresholds),
+    report = ours.report(thresholds)
+    report["intervals"] = bootstrap(by_page, TARGET_ERROR)  # pages drawn again
+    return {"style": style, "pages": len(pages), "ours": report,
             "ours_pages_per_second": len(pages) / ours.seconds,
             "segmentation_ms_a4_200dpi": {
                 "pages": len(timings),
@@ -290,14 +303,16 @@ def _print_ours(r: dict) -> None:
     print(f"field detection: recall {o['detection_recall']:.2%}, precision {o['detection_precision']:.2%}")
     print(f"digit accuracy: {o['digit_accuracy']:.2%}")
     for kind, v in o["exact_match"].items():
-        print(f"exact match, {kind:13s}: {v['accuracy']:.2%} of {v['fields']}")
+        print(f"exact match, {kind:13s}: {v['accuracy']:.2%} of {v['fields']}"
+              + (f" ({describe(o['intervals']['exact'])}, pages drawn again)" if kind == "all" else ""))
     for row in o["auto_accept"]["at_thresholds"]:
         print(f"threshold {row['threshold']:.2f}: {row['accepted_share']:.2%} of fields accepted, "
               f"{row['error_among_accepted']:.2%} wrong among them")
     best = o["auto_accept"]["best"]
     if best:
         print(f"lowest threshold with ≤0.5% errors: {best['threshold']:.4f} → "
-              f"{best['accepted_share']:.2%} accepted ({best['error_among_accepted']:.2%} wrong)")
+              f"{best['accepted_share']:.2%} accepted ({best['error_among_accepted']:.2%} wrong; "
+              f"{describe(o['intervals']['straight_through'])})")
     seg = r["segmentation_ms_a4_200dpi"]
     if seg["mean"] is not None:
         print(f"segmentation, 200-dpi A4: {seg['mean']:.0f} ms mean, {seg['p95']:.0f} ms p95 "

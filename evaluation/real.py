@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from evaluation.intervals import bootstrap, describe
 from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance
 from synth import test_writers_numbers
 
@@ -56,7 +57,9 @@ class Result:
         best = auto_accept(rows, [])["best"]
         right = np.array([t == v for t, v in zip(self.truths, self.values)])
         confidence = np.array(self.confidences, np.float64)
-        return {"name": self.name, "fields": len(self.truths),
+        fields = [[(True, bool(ok), float(c))] for ok, c in zip(right, confidence)]
+        intervals = bootstrap(fields, TARGET_ERROR)  # fields drawn again
+        return {"name": self.name, "fields": len(self.truths), "intervals": intervals,
                 "exact": sum(t == v for t, v in zip(self.truths, self.values)) / n,
                 "calibration_error": calibration_error(confidence, right),
                 "wrong_above_0.95": int(((~right) & (confidence > 0.95)).sum()),
@@ -86,6 +89,9 @@ def print_row(r: dict) -> None:
           f"straight through {r['straight_through']:7.2%} at {threshold}  "
           f"calibration error {r['calibration_error']:.3f}, {r['wrong_above_0.95']} wrong above 0.95  "
           f"{r['fields_per_second']:7.1f} fields/s  ({r['fields']})", flush=True)
+    exact, through = r["intervals"]["exact"], r["intervals"]["straight_through"]
+    print(f"{'':34s} {describe(exact)} exact, {describe(through)} straight through (fields drawn again)",
+          flush=True)
 
 
 def load_cheques(folder: Path) -> tuple[list[str], list[np.ndarray], list[str]]:
