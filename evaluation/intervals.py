@@ -42,6 +42,8 @@ def bootstrap(groups: Sequence[Sequence[tuple[bool, bool, float]]], target: floa
     """LEVEL intervals of exact match and of the share straight through, `groups` (pages, or one
     field each) drawn again with replacement. A group's rows: (is a true field, read right,
     confidence), with None confidence rows (not detected) given as -inf."""
+    if not groups:
+        return {"exact": (0.0, 0.0), "straight_through": (0.0, 0.0)}
     rng = np.random.default_rng(seed)
     arrays = [np.array(g, dtype=np.float64).reshape(-1, 3) for g in groups]
     exact, through = [], []
@@ -59,4 +61,5 @@ def bootstrap(groups: Sequence[Sequence[tuple[bool, bool, float]]], target: floa
 
 
 def describe(interval: tuple[float, float]) -> str:
+    """An interval as printed beside its figure."""
     return f"{LEVEL:.0%} interval {interval[0]:.2%}–{interval[1]:.2%}"

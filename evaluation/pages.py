@@ -108,7 +108,9 @@ def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
                 "error_among_accepted": wrong / max(1, len(accepted)), "accepted": len(accepted)}
 
     table = [at(t) for t in thresholds]
-    candidates = sorted({round(f.confidence, 6) for f in rows})
+    # Every confidence seen is a candidate, as it is (rounded up, a threshold would leave out
+    # the very row that set it)
+    candidates = sorted({f.confidence for f in rows})
     best = None
     for t in candidates:  # lowest threshold meeting the target
         result = at(t)
@@ -140,7 +142,7 @@ def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
 
 def interval_rows(scored: list[Scored]) -> list[tuple[bool, bool, float]]:
     """Rows for `evaluation.intervals.bootstrap`: (a true field, read right, confidence; -inf
-    for a true field not detected)."""
+    for a row with no reading: a true field not detected)."""
     return [(f.kind != "extra", f.kind != "extra" and f.read == f.truth,
              f.confidence if f.read is not None else -math.inf) for f in scored]
 
