@@ -6,13 +6,16 @@ import functools
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any, TypeVar
 
 from celery import Celery
 
 from core.settings import Settings
 
+T = TypeVar("T")
 QUEUE = "documents"
 PROCESS_DOCUMENT = "worker.tasks.process_document"
 DELIVER_CALLBACK = "worker.tasks.deliver_callback"
@@ -30,7 +33,6 @@ POOL_START_TIMEOUT_S = 180.0  # how long a new pool process may take to load its
 # Nothing is held across processes (a file lock around it, tried on 2026-12-02, hung once in CI).
 EMBEDDED_SETUP_TRIES = 5
 EMBEDDED_SETUP_WAIT_S = 0.05  # × the attempt's number, between attempts
-RACED = ("already exists", "UNIQUE constraint failed")
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -89,7 +91,9 @@ def _tune_embedded_broker(broker_url: str) -> None:
     """The embedded broker's table is polled (Redis pushes instead): kombu's default of once a
     second would leave each pool process idle up to a second after every document it finishes.
     The interval is the transport's class attribute (its options all go to create_engine); so
-    is its channel's database session, made one per thread (`_thread_session`). Its SQLite file
+    is its channel's database session, made one per thread (`_thread_session`); its making of
+    tables and queue rows is tried again when another process did it first (`_retrying_a_race`,
+    wrapped once however many apps are made). Its SQLite file
     goes in write-ahead-log mode (a setting the file keeps): every message taken or acknowledged
     is a commit, and in WAL mode readers do not wait on it and a commit costs one sync instead
     of several."""
@@ -97,10 +101,10 @@ def _tune_embedded_broker(broker_url: str) -> None:
 
     embedded_transport.Transport.polling_interval = EMBEDDED_POLL_S
     embedded_transport.Channel.session = property(_thread_session)
-    for name in ("_open", "_get_or_create"):
+    for name, in_session in (("_open", False), ("_get_or_create", True)):
         method = getattr(embedded_transport.Channel, name)
         if not getattr(method, "retries_a_race", False):
-            setattr(embedded_transport.Channel, name, _retrying_a_race(method))
+            setattr(embedded_transport.Channel, name, _retrying_a_race(method, in_session))
     path = _sqlite_path(broker_url)
     if path is None:
         return
@@ -109,21 +113,26 @@ def _tune_embedded_broker(broker_url: str) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-def _retrying_a_race(method):  # type: ignore[no-untyped-def]
-    """`method` of kombu's channel, tried again when another process made the same table or
-    queue row first (RACED)."""
+def _retrying_a_race(method: Callable[..., T], in_session: bool) -> Callable[..., T]:
+    """`method` of kombu's channel, tried again when another process made the same tables
+    ("already exists") or queue row (an IntegrityError: a queue's name is its only constraint)
+    first; `in_session`: it works in the channel's session, which is rolled back after a
+    failure. A failed `_open` leaves its engine unused (one pooled SQLite connection)."""
     from sqlalchemy.exc import IntegrityError, OperationalError
 
+    def lost_a_race(exc: Exception) -> bool:
+        return isinstance(exc, IntegrityError) or "already exists" in str(getattr(exc, "orig", exc))
+
     @functools.wraps(method)
-    def retrying(channel, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def retrying(channel: Any, *args: Any, **kwargs: Any) -> T:
         for attempt in range(1, EMBEDDED_SETUP_TRIES + 1):
             try:
                 return method(channel, *args, **kwargs)
             except (IntegrityError, OperationalError) as exc:
-                if attempt == EMBEDDED_SETUP_TRIES or not any(r in str(exc) for r in RACED):
-                    raise
-                if method.__name__ == "_get_or_create":
+                if in_session:
                     channel.session.rollback()
+                if attempt == EMBEDDED_SETUP_TRIES or not lost_a_race(exc):
+                    raise
                 time.sleep(EMBEDDED_SETUP_WAIT_S * attempt)
         raise AssertionError("unreachable")
 

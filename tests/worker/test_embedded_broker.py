@@ -93,7 +93,7 @@ def test_a_lost_race_is_tried_again_and_other_errors_are_not(tmp_path: Path) -> 
         return queue
 
     channel = _Channel()
-    assert _retrying_a_race(_get_or_create)(channel, "documents") == "documents"
+    assert _retrying_a_race(_get_or_create, True)(channel, "documents") == "documents"
     assert calls == ["documents", "documents"] and channel.session.rolled_back == 1
 
     def broken(channel: _Channel) -> None:
@@ -102,7 +102,7 @@ def test_a_lost_race_is_tried_again_and_other_errors_are_not(tmp_path: Path) -> 
 
     calls.clear()
     with pytest.raises(OperationalError):
-        _retrying_a_race(broken)(channel)
+        _retrying_a_race(broken, False)(channel)
     assert calls == ["broken"]  # not a race: not tried again
 
     def always(channel: _Channel) -> None:
@@ -111,5 +111,19 @@ def test_a_lost_race_is_tried_again_and_other_errors_are_not(tmp_path: Path) -> 
 
     calls.clear()
     with pytest.raises(IntegrityError):
-        _retrying_a_race(always)(channel)
+        _retrying_a_race(always, True)(channel)
     assert len(calls) == EMBEDDED_SETUP_TRIES
+    assert channel.session.rolled_back == 1 + EMBEDDED_SETUP_TRIES  # left clean after the last one too
+
+
+def test_kombus_channel_is_wrapped_once_however_many_apps_are_made() -> None:
+    from kombu.transport import sqlalchemy as embedded_transport
+
+    from core.settings import Settings
+    from worker.celery_app import make_celery
+
+    for _ in range(3):
+        make_celery(Settings.from_env(broker_url="sqla+sqlite:///:memory:"))
+    for name in ("_open", "_get_or_create"):
+        method = getattr(embedded_transport.Channel, name)
+        assert method.retries_a_race and not getattr(method.__wrapped__, "retries_a_race", False)
