@@ -99,7 +99,8 @@ def make_pages(count: int, seed: int, dpi: int = 200, distinct: int | None = Non
     `distinct`, that many are drawn and repeated."""
     import synth
     from synth.documents import png_bytes
-    from synth.pages import make_page, random_style
+    from synth.pages import make_page
+    from synth.scanner import random_style
 
     digits = synth.test_digits()
     rng = np.random.default_rng(seed)

@@ -39,7 +39,8 @@ class BenchDocument:
 
 def _draw(rng: np.random.Generator, digits: object, dpi: int, kind: str | None = None,
           **style: object) -> np.ndarray:
-    from synth.pages import make_page, random_style
+    from synth.pages import make_page
+    from synth.scanner import random_style
 
     base = random_style(rng, dpi=dpi)
     base = dataclasses.replace(base, jpeg_quality=None, **style)  # packed below, not in the drawing

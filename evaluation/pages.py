@@ -4,9 +4,9 @@ Pages are drawn by `synth` from MNIST's TEST digits (the recogniser never saw th
 fixed seed, so every run measures the same pages. Printed: field detection recall and
 precision, digit accuracy, exact-match accuracy per field kind, the share of fields that can
 be accepted automatically with at most 0.5% errors among them (and the threshold that does it),
-segmentation time per 200-dpi A4 page (as the pages were read, and each page's best of three
-more runs), pages per second; then Tesseract (digits whitelist)
-handed the TRUE field boxes, on the same pages.
+both with their 90% bootstrap intervals (`evaluation.intervals`), segmentation time per
+200-dpi A4 page (as the pages were read, and each page's best of three more runs), pages per
+second; then Tesseract (digits whitelist) handed the TRUE field boxes, on the same pages.
 """
 
 from __future__ import annotations

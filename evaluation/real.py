@@ -8,7 +8,8 @@
    fields, `synth.strings`) through field mode.
 
 Printed for each: exact match, digit accuracy, the share that can go straight through with at
-most 0.5% errors among it and the threshold that does it, and fields per second. None of these
+most 0.5% errors among it and the threshold that does it, and fields per second; for field
+sets, the 90% bootstrap intervals of exact match and of that share (`evaluation.intervals`). None of these
 images is ever used to train or calibrate anything (`../shared/data/real/README.md`).
 """
 

@@ -64,7 +64,7 @@ def line_pieces(walls: list[tuple[int, int]], inside_height: int) -> np.ndarray:
 
 
 def exact_line(dark: np.ndarray, band: tuple[int, int], side: int,
-                pieces: np.ndarray) -> tuple[int, int]:
+               pieces: np.ndarray) -> tuple[int, int]:
     """A top or bottom line's exact rows: at least half as dark as the darkest, looking a
     pixel beyond the band found on the thickened image, and the run on the box's outer side
     (as for walls, _exact_band). Judged piece by piece along the line
@@ -125,7 +125,7 @@ def ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:
 
 
 def square_corners(upright: np.ndarray, top: tuple[int, int], bottom: tuple[int, int],
-                    walls: list[tuple[int, int]]) -> bool:
+                   walls: list[tuple[int, int]]) -> bool:
     """A drawn box has sharp inside corners: just inside them is paper, while a digit's loop or
     a rounded letter has ink there. Digits touching the lines cover some corners, so a share
     of them is enough (three of a single box's four)."""

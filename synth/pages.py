@@ -3,7 +3,7 @@
 Handwriting is MNIST TEST digits (never training digits) pasted as ink; every page carries the
 true box and value of each digit field. Pages are drawn clean, then skewed and degraded as
 scanners do: colour or grey, black or blue ink, black, grey or dropout-coloured boxes, blur,
-noise, specks, JPEG and uneven light (`Style`).
+noise, specks, JPEG and uneven light (`synth.scanner.Style`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.client.running import SMALL_LIMIT, TOKEN, Served, http_server
 from tests.services import start_service
 

@@ -22,7 +22,8 @@ from core.settings import Settings
 from core.storage import Storage
 from segmentation.pipeline import PageResult, read_page
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 
 ROUNDING = 6  # decimals of the stored confidences (core.processing)
 

@@ -8,7 +8,8 @@ import pytest
 from segmentation.pipeline import read_page
 from segmentation.prepare import PageError
 from segmentation.structure import iou
-from synth.pages import Canvas, make_page, random_style
+from synth.pages import Canvas, make_page
+from synth.scanner import random_style
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import numpy as np
 from reading.combine import DEFAULT_CALIBRATION, Calibrations
 from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, field_opinions, undrawn_field
 from segmentation.pipeline import segment_fields
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 
 
 class CountingReader:

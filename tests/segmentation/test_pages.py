@@ -7,7 +7,8 @@ import pytest
 
 from segmentation.pipeline import read_page, segment_fields
 from segmentation.structure import iou
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 
 KINDS = ("form", "cheque", "order")
 

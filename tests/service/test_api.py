@@ -13,7 +13,8 @@ from core.export import CSV_COLUMNS
 from reading.combine import Calibrations
 from segmentation.structure import iou
 from synth import documents
-from synth.pages import Canvas, draw_cheque, make_page, random_style
+from synth.pages import Canvas, draw_cheque, make_page
+from synth.scanner import random_style
 
 CONTRACT_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "height",
                     "page_width", "page_height", "value", "recognized_value", "confidence", "status"]

@@ -15,7 +15,8 @@ import pytest
 
 from core.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.conftest import BACKENDS
 from tests.services import Service, start_service, wait_until
 

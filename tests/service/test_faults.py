@@ -23,7 +23,8 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.schema import Document, Field
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.services import Service, Worker, cpu_hog, sample, start_service, wait_until
 from worker.metrics import GIVEN_UP, TIME_LIMIT
 

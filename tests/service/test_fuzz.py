@@ -123,7 +123,8 @@ def test_the_page_pipeline_never_crashes(page: np.ndarray, classify) -> None:  #
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_mangled_real_pages_never_crash_the_pipeline(data, digits, classify) -> None:  # type: ignore[no-untyped-def]
-    from synth.pages import make_page, random_style
+    from synth.pages import make_page
+    from synth.scanner import random_style
 
     rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
     page = make_page(digits, rng, data.draw(st.sampled_from(["form", "cheque", "order"])),

@@ -16,7 +16,8 @@ from bench.hosts import Forwarder, documents_read, on_host, start_worker, stop, 
 from core.migrate import upgrade
 from core.settings import Settings
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.services import environment, postgres_database, redis_url
 
 PAGES = 8  # enough that a host holding two prefetched documents leaves work to the other

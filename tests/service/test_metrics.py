@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.services import Samples, Service, sample, wait_until
 from web import create_app
 from worker.metrics import FAILURE_KINDS, UNREADABLE_FILE

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.conftest import BACKENDS
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from core.db import session_scope
 from core.schema import DONE, Batch, Document
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.services import wait_until
 
 BOUNDARY = "streamed-upload-test"

@@ -20,7 +20,8 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.services import Service, services_required, start_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -108,7 +108,8 @@ def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
         service: Service, digits) -> None:  # type: ignore[no-untyped-def]
     """Reviewed fields of pages give glyphs: with enough of them the glyph classifier is trained
     too (a few steps here), carried by the candidate, and judged on pages and MNIST."""
-    from synth.pages import make_page, random_style
+    from synth.pages import make_page
+    from synth.scanner import random_style
 
     rng = np.random.default_rng(72)
     forms = [make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True)) for _ in range(2)]

@@ -26,7 +26,8 @@ from core.hotfolder import claims_dir
 from core.schema import Batch, Document
 from core.settings import PROJECT_ROOT, Settings
 from synth import documents
-from synth.pages import make_page, random_style
+from synth.pages import make_page
+from synth.scanner import random_style
 from tests.conftest import BACKENDS
 from tests.services import Service, environment, start_service, wait_until
 
