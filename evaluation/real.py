@@ -148,8 +148,9 @@ def held_out_digits(classify: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
     glyphs = np.stack([to_mnist(draw_strokes(unipen.strokes(i), DIGIT_HEIGHT, DIGIT_HEIGHT * 0.08))
                        for i in chosen])
     labels = unipen.labels[chosen]
-    writers = len({unipen.writers[i] for i in chosen})
-    out.append(_digits_row(f"UNIPEN test writers ({writers})", classify, glyphs, labels))
+    by_writer = np.array([unipen.writers[i] for i in chosen], dtype=object)
+    writers = len(set(by_writer))
+    out.append(_digits_row(f"UNIPEN test writers ({writers})", classify, glyphs, labels, by_writer))
     bitmaps = optdigits_bitmaps((2,))
     glyphs = np.stack([to_mnist(b) for b in bitmaps.images])
     labels = np.concatenate([np.full(len(ix), d) for d, ix in enumerate(bitmaps.by_label)])
@@ -159,7 +160,10 @@ def held_out_digits(classify: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
 
 
 def _digits_row(name: str, classify: Callable[[np.ndarray], np.ndarray], glyphs: np.ndarray,
-                labels: np.ndarray) -> dict:
+                labels: np.ndarray, writers: np.ndarray | None = None) -> dict:
+    """The classifier's figures on one set of isolated digits, with their intervals: the
+    `writers` drawn again when each digit's writer is known (a writer's digits err together),
+    else the digits."""
     started = time.perf_counter()
     probs = np.asarray(classify(glyphs.astype(np.float32)))
     seconds = time.perf_counter() - started
@@ -169,7 +173,13 @@ def _digits_row(name: str, classify: Callable[[np.ndarray], np.ndarray], glyphs:
     rows = [Scored("digit", str(t), str(r), float(c)) for t, r, c in zip(labels, read, confidence)]
     best = auto_accept(rows, [])["best"]
     wrong_sure = int(((~right) & (confidence > 0.95)).sum())
+    keys = writers if writers is not None else np.arange(len(labels))
+    groups: dict[object, list[tuple[bool, bool, float]]] = {}
+    for key, ok, c in zip(keys.tolist(), right.tolist(), confidence.tolist()):
+        groups.setdefault(key, []).append((True, ok, c))
+    intervals = bootstrap(list(groups.values()), TARGET_ERROR)
     return {"name": name, "digits": int(len(labels)), "accuracy": float(right.mean()),
+            "intervals": intervals, "drawn_again": "writers" if writers is not None else "digits",
             "straight_through": best["accepted_share"] if best else 0.0,
             "threshold": best["threshold"] if best else None,
             "errors_above_0.95": wrong_sure, "errors": int((~right).sum()),
@@ -217,6 +227,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{row['name']:34s} accuracy {row['accuracy']:7.2%}  straight through "
               f"{row['straight_through']:7.2%} at {threshold}  errors {row['errors']} "
               f"({row['errors_above_0.95']} above 0.95)  ({row['digits']})", flush=True)
+        print(f"{'':34s} {describe(row['intervals']['exact'])} accuracy, "
+              f"{describe(row['intervals']['straight_through'])} straight through "
+              f"({row['drawn_again']} drawn again)", flush=True)
     if args.synthetic:
         print(f"\n== held-out writers, written numbers ({args.synthetic} synthetic fields, layout=field) ==",
               flush=True)
