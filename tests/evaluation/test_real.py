@@ -1,0 +1,34 @@
+"""`make eval-real`'s arithmetic on isolated digits: figures and intervals by writer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evaluation.real import _digits_row
+
+
+def _classify_wrong_for(wrong: set[int]):  # type: ignore[no-untyped-def]
+    """A classifier that reads glyph i as its stored label, but as label + 1 for i in `wrong`."""
+    def classify(glyphs: np.ndarray) -> np.ndarray:
+        probs = np.full((len(glyphs), 10), 0.01)
+        for i, g in enumerate(glyphs):
+            label = int(g[0, 0])
+            probs[i, (label + (i in wrong)) % 10] = 0.91
+        return probs
+    return classify
+
+
+def test_isolated_digits_are_drawn_again_by_writer_when_writers_are_known() -> None:
+    labels = np.arange(200) % 10
+    glyphs = np.zeros((200, 28, 28), np.float32)
+    glyphs[:, 0, 0] = labels
+    writers = np.array([f"w{i // 20}" for i in range(200)], dtype=object)  # 10 writers of 20
+    wrong = set(range(20))  # writer w0 is read wrong every time
+    by_writer = _digits_row("set", _classify_wrong_for(wrong), glyphs, labels, writers)
+    by_digit = _digits_row("set", _classify_wrong_for(wrong), glyphs, labels)
+    assert by_writer["accuracy"] == by_digit["accuracy"] == 0.9
+    assert by_writer["drawn_again"] == "writers" and by_digit["drawn_again"] == "digits"
+    low, high = by_writer["intervals"]["exact"]
+    assert low <= 0.9 <= high
+    # one writer's digits err together: drawn by writer, the interval is wider
+    assert high - low > by_digit["intervals"]["exact"][1] - by_digit["intervals"]["exact"][0]
