@@ -181,12 +181,16 @@ def _cut_reading(f: CutField, probs: dict[int, np.ndarray]) -> vote.CutReading:
     digit_sized = max(DIGIT_SIZED * max((piece.height for piece in f.pieces), default=0),
                       DIGIT_OF_BOX * s.inside_height)
     unread = False
+    optional: list[tuple[int, np.ndarray, float]] = []
     for piece, glyph in zip(f.pieces, glyphs):
         p = probs[id(piece)]
         not_digit = float(p[NOT_A_DIGIT]) if p.size > NOT_A_DIGIT else 0.0
         if not_digit > _best_digit(p):
             confidence *= not_digit  # read as a mark that is no digit: left out of the value
-            unread |= piece.height >= digit_sized
+            if piece.height >= digit_sized:  # ... but it may be one: other readers may say
+                unread = True
+                digit_mass = max(float(p[:10].sum()), 1e-12)
+                optional.append((len(digits), p[:10] / digit_mass, min(digit_mass, 1.0)))
             continue
         digit = _digit(piece, p, s, glyph)
         digits.append(digit)
@@ -199,7 +203,7 @@ def _cut_reading(f: CutField, probs: dict[int, np.ndarray]) -> vote.CutReading:
     if unread:
         confidence = min(confidence, UNREAD_INK_CONFIDENCE)
     return vote.CutReading(tuple(digits), np.array(rows).reshape(-1, 10), float(confidence),
-                           f.segmentation_confidence, unread, inked)
+                           f.segmentation_confidence, unread, inked, tuple(optional))
 
 
 @dataclass(frozen=True)

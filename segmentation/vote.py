@@ -47,6 +47,8 @@ class CutReading:
     segmentation: float  # how sure the cut itself is (touching digits split)
     unread: bool  # ink as tall as a digit was read as no digit and left out
     inked: bool  # the field holds ink as tall as a digit
+    # each such piece: (kept digits before it, its probabilities of 0-9, probability it is one)
+    optional: tuple[tuple[int, np.ndarray, float], ...] = ()
 
     @property
     def value(self) -> str:
@@ -78,7 +80,7 @@ Decision = tuple[str, float, tuple[DigitResult, ...], tuple[tuple[str, str], ...
 
 
 def cut_opinion(cut: CutReading) -> DigitsOpinion:
-    return DigitsOpinion(CUT_READER, cut.digit_probs, math.log(max(cut.segmentation, 1e-30)))
+    return DigitsOpinion(CUT_READER, cut.digit_probs, math.log(max(cut.segmentation, 1e-30)), cut.optional)
 
 
 def decide(s: Structure, cut: CutReading, opinions: Sequence[Opinion], place: Placement,

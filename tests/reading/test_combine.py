@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from reading.combine import (
+    FLOOR_LOG_PROB,
     Calibration,
     Calibrations,
     CtcOpinion,
@@ -76,3 +77,21 @@ def test_calibrations_round_trip_through_their_file(tmp_path: Path) -> None:
     assert loaded.for_kind("field") == CALIBRATION
     assert loaded.for_kind("box").bias == 0.5
     assert loaded.for_kind("comb").weights == {}  # unknown kinds: the uncalibrated product
+
+
+def test_a_piece_the_cut_reader_took_for_no_digit_may_still_be_one() -> None:
+    # a comb read 8 0 3 by the cut reader, which took a thin stroke between 8 and 0 for no digit
+    # (40% a digit; a 1 if a digit); both line readers read 8103
+    stroke = np.full(10, 0.02)
+    stroke[1] = 0.82
+    lines = [CtcOpinion("crnn", _reads("8103")), CtcOpinion("ppocr", _reads("8103"))]
+    comb = Calibration({"cut": 0.3, "crnn": 0.15, "ppocr": 0.15}, (1.0, 0.0, 0.0, 0.0), 0.0)
+    sure_of_length = DigitsOpinion("cut", _digits("803"))
+    assert combine([sure_of_length, *lines], comb).value == "803"  # how it was: outvoted
+    unsure = DigitsOpinion("cut", _digits("803"), 0.0, ((1, stroke, 0.4),))
+    assert unsure.best == "803" and "8103" in unsure.candidates()
+    assert unsure.log_prob("8103") > FLOOR_LOG_PROB + 5
+    assert unsure.log_prob("803") < sure_of_length.log_prob("803")  # the stroke may be a digit
+    assert unsure.log_prob("80103") == FLOOR_LOG_PROB  # one piece: at most one digit more
+    combined = combine([unsure, *lines], comb)
+    assert combined.value == "8103" and combined.readings["cut"] == "803"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from reading.combine import Calibration, CtcOpinion
@@ -74,3 +76,18 @@ def test_ink_left_out_by_the_cut_reader_and_by_all_others_goes_to_review() -> No
         s, cut, [cut_opinion(cut), CtcOpinion("a", _reads("12")), CtcOpinion("b", _reads("12"))],
         place, CALIBRATION)
     assert value == "12" and confidence <= UNREAD_INK_CONFIDENCE
+
+
+def test_ink_the_cut_reader_left_unread_is_read_when_the_line_readers_read_it() -> None:
+    s, place = _field(width=160)
+    stroke = np.full(10, 0.02)
+    stroke[1] = 0.82  # a thin stroke, taken for no digit (60%), a 1 if a digit
+    cut = dataclasses.replace(_cut("803", unread=True), optional=((1, stroke, 0.4),))
+    assert cut_opinion(cut).optional == cut.optional
+    comb = Calibration({"cut": 0.3, "a": 0.15, "b": 0.15}, CALIBRATION.coefficients, CALIBRATION.bias)
+    lines = [CtcOpinion("a", _reads("8103")), CtcOpinion("b", _reads("8103"))]
+    value, confidence, digits, _ = decide(s, cut, [cut_opinion(cut), *lines], place, comb)
+    assert value == "8103" and [d.value for d in digits] == ["8", "1", "0", "3"]
+    assert confidence > UNREAD_INK_CONFIDENCE  # the ink is read now: not held back as unread
+    alone = decide(s, cut, [cut_opinion(cut)], place, comb)  # nobody else: the cut's own value
+    assert alone[0] == "803" and alone[1] == UNREAD_INK_CONFIDENCE
