@@ -17,14 +17,15 @@ DRAWS = 400  # bootstrap draws: the 5th and 95th percentiles settle to ~0.1 poin
 LEVEL = 0.90  # the interval holds this share of the draws
 
 
-def straight_through(wrong: np.ndarray, true: np.ndarray, confidence: np.ndarray, true_count: int,
-                     target: float) -> float:
-    """The largest share of the `true_count` true fields that a threshold accepts with at most
-    `target` of the accepted rows wrong (`evaluation.pages.auto_accept`'s "best"), 0.0 when none
-    does. Rows are the detections: `wrong` (an extra detection is wrong), `true` (matches a true
-    field). A threshold accepts every row at or above it, so ties go together."""
+def lowest_threshold(wrong: np.ndarray, true: np.ndarray, confidence: np.ndarray, true_count: int,
+                     target: float) -> tuple[float | None, float]:
+    """The lowest threshold that accepts rows with at most `target` of them wrong, and the share
+    of the `true_count` true fields it accepts; (None, 0.0) when none does. Rows are the
+    detections: `wrong` (an extra detection is wrong), `true` (matches a true field). A threshold
+    accepts every row at or above it, so ties go together. (`evaluation.pages.auto_accept`'s
+    "best" is this threshold.)"""
     if len(confidence) == 0 or true_count == 0:
-        return 0.0
+        return None, 0.0
     order = np.argsort(-confidence, kind="stable")
     c = confidence[order]
     errors = np.cumsum(wrong[order])
@@ -33,8 +34,15 @@ def straight_through(wrong: np.ndarray, true: np.ndarray, confidence: np.ndarray
     group_ends = np.r_[c[1:] != c[:-1], True]  # a threshold takes the whole tie group
     meets = group_ends & (errors <= target * n)
     if not meets.any():
-        return 0.0
-    return float(accepted_true[np.flatnonzero(meets)[-1]] / true_count)
+        return None, 0.0
+    last = np.flatnonzero(meets)[-1]
+    return float(c[last]), float(accepted_true[last] / true_count)
+
+
+def straight_through(wrong: np.ndarray, true: np.ndarray, confidence: np.ndarray, true_count: int,
+                     target: float) -> float:
+    """The largest share of the true fields a threshold accepts within `target` (`lowest_threshold`)."""
+    return lowest_threshold(wrong, true, confidence, true_count, target)[1]
 
 
 def bootstrap(groups: Sequence[Sequence[tuple[bool, bool, float]]], target: float,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from evaluation.intervals import bootstrap, describe
+from evaluation.intervals import bootstrap, describe, lowest_threshold
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
 from segmentation.structure import iou
@@ -110,13 +110,10 @@ def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
     table = [at(t) for t in thresholds]
     # Every confidence seen is a candidate, as it is (rounded up, a threshold would leave out
     # the very row that set it)
-    candidates = sorted({f.confidence for f in rows})
-    best = None
-    for t in candidates:  # lowest threshold meeting the target
-        result = at(t)
-        if result["error_among_accepted"] <= TARGET_ERROR:
-            best = result
-            break
+    lowest, _ = lowest_threshold(np.array([f.kind == "extra" or f.read != f.truth for f in rows], bool),
+                                 np.array([f.kind != "extra" for f in rows], bool),
+                                 np.array([f.confidence for f in rows], np.float64), true_count, TARGET_ERROR)
+    best = at(lowest) if lowest is not None else None
     return {"at_thresholds": table, "best": best, "target_error": TARGET_ERROR}
 
 

@@ -115,6 +115,8 @@ class DigitsOpinion(Opinion):
     def _rows(self, chosen: Sequence[int]) -> tuple[np.ndarray, float]:
         """The digit rows with the `chosen` optional pieces put in place, and the log probability
         that exactly those pieces are digits."""
+        if not self.optional:  # the common case: the rows as read
+            return self.digit_probs, 0.0
         rows, score, kept = [], 0.0, 0
         for k, (before, probs, is_digit) in enumerate(self.optional):
             rows.extend(self.digit_probs[kept:before])
