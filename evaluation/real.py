@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from evaluation.intervals import bootstrap, describe
-from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance
+from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance, interval_rows
 from synth import test_writers_numbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +58,7 @@ class Result:
         best = auto_accept(rows, [])["best"]
         right = np.array([t == v for t, v in zip(self.truths, self.values)])
         confidence = np.array(self.confidences, np.float64)
-        fields = [[(True, bool(ok), float(c))] for ok, c in zip(right, confidence)]
-        intervals = bootstrap(fields, TARGET_ERROR)  # fields drawn again
+        intervals = bootstrap([interval_rows([row]) for row in rows], TARGET_ERROR)  # fields drawn again
         return {"name": self.name, "fields": len(self.truths), "intervals": intervals,
                 "exact": sum(t == v for t, v in zip(self.truths, self.values)) / n,
                 "calibration_error": calibration_error(confidence, right),
@@ -174,10 +173,10 @@ def _digits_row(name: str, classify: Callable[[np.ndarray], np.ndarray], glyphs:
     best = auto_accept(rows, [])["best"]
     wrong_sure = int(((~right) & (confidence > 0.95)).sum())
     keys = writers if writers is not None else np.arange(len(labels))
-    groups: dict[object, list[tuple[bool, bool, float]]] = {}
-    for key, ok, c in zip(keys.tolist(), right.tolist(), confidence.tolist()):
-        groups.setdefault(key, []).append((True, ok, c))
-    intervals = bootstrap(list(groups.values()), TARGET_ERROR)
+    groups: dict[object, list[Scored]] = {}
+    for key, row in zip(keys.tolist(), rows):
+        groups.setdefault(key, []).append(row)
+    intervals = bootstrap([interval_rows(g) for g in groups.values()], TARGET_ERROR)
     return {"name": name, "digits": int(len(labels)), "accuracy": float(right.mean()),
             "intervals": intervals, "drawn_again": "writers" if writers is not None else "digits",
             "straight_through": best["accepted_share"] if best else 0.0,
