@@ -135,10 +135,10 @@ class DigitsOpinion(Opinion):
             weakest = int(np.argmin(self.digit_probs.max(axis=1)))
             second = int(np.argsort(-self.digit_probs[weakest])[1])
             out.append(self.best[:weakest] + str(second) + self.best[weakest + 1 :])
-        for chosen in (*((k,) for k in range(len(self.optional))), tuple(range(len(self.optional)))):
-            if chosen:  # an optional piece (or all of them) read as its likeliest digit
-                rows, _ = self._rows(chosen)
-                out.append("".join(str(int(k)) for k in np.argmax(rows, axis=1)))
+        n = len(self.optional)  # each optional piece, then all of them, read as its likeliest digit
+        for chosen in [(k,) for k in range(n)] + ([tuple(range(n))] if n > 1 else []):
+            rows, _ = self._rows(chosen)
+            out.append("".join(str(int(k)) for k in np.argmax(rows, axis=1)))
         return list(dict.fromkeys(out))
 
 
