@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reading.lines import grey
+from reading.lines import grey, same_width_groups
 
 MODEL_FILE = "PP-OCRv6_rec_small.onnx"
 INPUT_HEIGHT = 48  # the recogniser's input height (RapidOCR's rec_img_shape)
@@ -29,7 +29,7 @@ MIN_WIDTH = 32
 MAX_ASPECT = 25
 # Symbols kept besides the blank and the digits: what people write in and around numbers.
 MARKS = ".,-/=_~:;'\"*#+()[]|\\!?<>^`$"
-BATCH = 16  # fields per ONNX Runtime call
+BATCH = 16  # fields of one width per ONNX Runtime call
 
 
 def model_path() -> Path:
@@ -72,24 +72,18 @@ class PpOcrReader:
         return resized.astype(np.float32) / 127.5 - 1.0
 
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """(T, 11) folded probabilities per image (digits 0-9, then filler)."""
+        """(T, 11) folded probabilities per image (digits 0-9, then filler); images of one width
+        share a call (`reading.lines.same_width_groups`: each reads as it reads alone)."""
         from reading.ctc import fold
 
         inputs = [self._input(image) for image in images]
         out: list[np.ndarray | None] = [None] * len(inputs)
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
         kept_digits = list(range(1, 11))  # the digits' columns among `keep`
-        for start in range(0, len(order), BATCH):
-            group = order[start : start + BATCH]
-            width = max(inputs[i].shape[1] for i in group)
-            batch = np.zeros((len(group), 3, INPUT_HEIGHT, width), np.float32)
-            for row, i in enumerate(group):
-                batch[row, :, :, : inputs[i].shape[1]] = inputs[i][None]
+        for group in same_width_groups([x.shape[1] for x in inputs], BATCH):
+            batch = np.stack([inputs[i][None].repeat(3, axis=0) for i in group])
             with self._lock:
                 probs = self.session.run(None, {"x": batch})[0]
-            frames = probs.shape[1]
             for row, i in enumerate(group):
-                used = max(1, int(math.ceil(frames * inputs[i].shape[1] / width)))
-                kept = probs[row, :used][:, self.keep]
+                kept = probs[row][:, self.keep]
                 out[i] = fold(kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-30), kept_digits)
         return [o for o in out if o is not None]

@@ -57,17 +57,16 @@ class CrnnReader:
         self.read([np.full((20, 60), 255, np.uint8)])  # warm up once, now
 
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """(T, 11) folded CTC probabilities per field image, read READ_BATCH at a time."""
+        """(T, 11) folded CTC probabilities per field image, read READ_BATCH at a time, each
+        batch of one width (`reading.lines.same_width_groups`: as each reads alone)."""
         from reading.ctc import fold
-        from reading.lines import line_input
+        from reading.lines import line_input, same_width_groups
 
         if not images:
             return []
         lines = [line_input(image) for image in images]
         out: list[np.ndarray | None] = [None] * len(lines)
-        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-        for start in range(0, len(order), READ_BATCH):
-            group = order[start : start + READ_BATCH]
+        for group in same_width_groups([line.shape[1] for line in lines], READ_BATCH):
             x, frames = batch_of([lines[i] for i in group])
             probs = self.runner(x)
             for row, i in enumerate(group):

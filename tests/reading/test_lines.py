@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, line_input
+from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, line_input, same_width_groups
 
 
 def _written(paper: float, shade: float = 0.0) -> np.ndarray:
@@ -39,3 +39,12 @@ def test_colour_and_sixteen_bit_fields_are_read_as_grey() -> None:
     deep = grey.astype(np.uint16) * 257
     np.testing.assert_allclose(line_input(colour), line_input(grey), atol=1e-6)
     np.testing.assert_allclose(line_input(deep), line_input(grey), atol=2e-2)
+
+
+def test_same_width_groups_keep_each_width_apart_and_every_input_once() -> None:
+    widths = [64, 32, 64, 96, 64, 32, 64]
+    groups = same_width_groups(widths, 3)
+    assert sorted(i for g in groups for i in g) == list(range(len(widths)))
+    assert all(len({widths[i] for i in g}) == 1 and len(g) <= 3 for g in groups)
+    assert [len(g) for g in groups] == [2, 3, 1, 1]  # 32s; 64s in threes; 96
+    assert same_width_groups([], 4) == []
