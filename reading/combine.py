@@ -58,6 +58,10 @@ class Opinion:
     def log_prob(self, value: str) -> float:
         raise NotImplementedError
 
+    def log_probs(self, values: Sequence[str]) -> list[float]:
+        """`log_prob` of each of `values` (readers that can score several at once do)."""
+        return [self.log_prob(value) for value in values]
+
     def candidates(self) -> list[str]:
         raise NotImplementedError
 
@@ -78,6 +82,13 @@ class CtcOpinion(Opinion):
         if value not in self._scores:
             self._scores[value] = max(ctc.log_prob(self.folded, value), MIN_LOG_PROB)
         return self._scores[value]
+
+    def log_probs(self, values: Sequence[str]) -> list[float]:
+        """The values not scored yet in one forward pass (`ctc.log_probs`: the same numbers)."""
+        fresh = [value for value in dict.fromkeys(values) if value not in self._scores]
+        for value, score in zip(fresh, ctc.log_probs(self.folded, fresh)):
+            self._scores[value] = max(score, MIN_LOG_PROB)
+        return [self._scores[value] for value in values]
 
     def candidates(self) -> list[str]:
         return [self.best, *self._nbest]
@@ -225,7 +236,8 @@ def combine(opinions: Sequence[Opinion], calibration: Calibration = DEFAULT_CALI
     candidates = list(dict.fromkeys(candidates if candidates is not None
                                     else (v for o in opinions for v in o.candidates())))
     weights = [calibration.weights.get(o.reader, 1.0) for o in opinions]
-    table = np.array([[o.log_prob(v) for o in opinions] for v in candidates])  # (values, readers)
+    # (values, readers), laid out as rows of values whatever order the scores came in
+    table = np.ascontiguousarray(np.array([o.log_probs(candidates) for o in opinions]).T)
     scores = table @ np.asarray(weights)
     posterior = np.exp(scores - scores.max())
     posterior /= posterior.sum()

@@ -8,7 +8,7 @@ forced into a 1 or a 7. On the folded (T, 11) matrix:
 - `best_path` is the usual greedy decode;
 - `log_prob(probs, value)` is the exact probability that the digits read are `value`,
   summed over every alignment (the CTC forward algorithm): what lets two readers be
-  compared on the same candidate strings;
+  compared on the same candidate strings (`log_probs`: of several values at once);
 - `nbest` is a prefix beam search for the most probable values.
 """
 
@@ -74,6 +74,42 @@ def log_prob(folded: np.ndarray, value: str) -> float:
         alpha = np.logaddexp(np.logaddexp(alpha, step), np.where(skip, jump, LOG_ZERO)) + emit[t]
     end = alpha[-1] if n == 1 else np.logaddexp(alpha[-1], alpha[-2])
     return float(max(end, LOG_ZERO))
+
+
+def log_probs(folded: np.ndarray, values: Sequence[str]) -> list[float]:
+    """`log_prob(folded, value)` of each of `values`, the same numbers, from one forward pass
+    for all of them: a frame's step is a few NumPy calls on (values, states) arrays, not on
+    each value's states in turn (~0.14 ms a value). A shorter value's states are followed by
+    fillers of no account: a state is reached only from itself and the two before it."""
+    if not values:
+        return []
+    if len(folded) == 0:
+        return [0.0 if not value else LOG_ZERO for value in values]
+    logp = np.log(np.maximum(folded, 1e-30))
+    sizes = [2 * len(value) + 1 for value in values]  # each value's states
+    n = max(sizes)
+    states = np.full((len(values), n), FILLER)
+    skip = np.zeros((len(values), n), bool)
+    for v, value in enumerate(values):
+        states[v, 1 : sizes[v] : 2] = [int(c) for c in value]
+        for s in range(3, sizes[v], 2):
+            skip[v, s] = states[v, s] != states[v, s - 2]
+    emit = logp[:, states]  # (T, values, n)
+    alpha = np.full((len(values), n), LOG_ZERO)
+    alpha[:, 0] = emit[0, :, 0]
+    if n > 1:
+        alpha[:, 1] = emit[0, :, 1]
+    step = np.full(alpha.shape, LOG_ZERO)
+    jump = np.full(alpha.shape, LOG_ZERO)
+    for t in range(1, len(folded)):
+        step[:, 1:] = alpha[:, :-1]
+        jump[:, 2:] = alpha[:, :-2]
+        alpha = np.logaddexp(np.logaddexp(alpha, step), np.where(skip, jump, LOG_ZERO)) + emit[t]
+    out = []
+    for v, size in enumerate(sizes):
+        end = alpha[v, 0] if size == 1 else np.logaddexp(alpha[v, size - 1], alpha[v, size - 2])
+        out.append(float(max(end, LOG_ZERO)))
+    return out
 
 
 def _add(a: float, b: float) -> float:
