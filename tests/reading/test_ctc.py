@@ -39,6 +39,21 @@ def test_value_probability_is_the_sum_over_every_alignment(seed: int) -> None:
         assert math.exp(ctc.log_prob(folded, value)) == pytest.approx(_brute_force(folded, value), abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_values_scored_together_score_as_each_alone(seed: int) -> None:
+    """`log_probs` (one pass for several values, the shorter ones padded) gives `log_prob`'s
+    very numbers: values of every length, repeats and the empty value mixed, on frames
+    that make some of them impossible."""
+    rng = np.random.default_rng(seed)
+    folded = _sparse(rng, 12, (0, 3, 7, ctc.FILLER))
+    values = ["", "3", "33", "307", "7", "0000000", "3737", "1", "70370370", "3"]
+    values += ["".join(rng.choice(list("0379"), size=int(rng.integers(1, 9)))) for _ in range(30)]
+    assert ctc.log_probs(folded, values) == [ctc.log_prob(folded, v) for v in values]
+    assert ctc.log_probs(folded, []) == []
+    nothing = np.zeros((0, 11))
+    assert ctc.log_probs(nothing, ["", "5"]) == [ctc.log_prob(nothing, v) for v in ("", "5")]
+
+
 def test_a_repeated_digit_needs_a_filler_between() -> None:
     frames = [5, 5, ctc.FILLER, 5, ctc.FILLER]
     folded = np.full((len(frames), 11), 1e-6)
