@@ -1,10 +1,12 @@
-"""Glyphs cut by the service's own segmentation from synthetic scans, with their labels.
+"""Glyphs and field images cut by the service's own segmentation from synthetic scans, labelled.
 
 The surest way to make the recogniser fit what segmentation really produces (lines erased
 under strokes, clipped bars, JPEG, blur, pens of every width) is to show it exactly that:
 pages are drawn from the given digits (training digits for training, held-out ones for
 validation and test — never mixed), cut by `segmentation`, and each glyph labelled from the
 page's truth: comb glyphs by their cell, open-box glyphs in order when their count matches.
+`harvest_lines` does the same for the line readers: what they read of each comb and open box
+(`CutField.line_image`: lines erased, a comb cut to its written cells), with the field's value.
 Harvests are cached on disk, keyed by the arguments and the code that makes them.
 """
 
@@ -24,6 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = PROJECT_ROOT / "var" / "cache"
 MATCH_IOU = 0.5
 PAGES_PER_TASK = 25
+LINE_PAGES_PER_TASK = 10
+LINE_KINDS = ("comb", "box")  # the fields of a page that line readers read whole
 
 
 _digits = None  # set in each pool process by _init
@@ -114,3 +118,64 @@ def harvest(images: np.ndarray, labels: np.ndarray, pages: int, seed: int,
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache, glyphs=glyphs, labels=found)
     return glyphs, found
+
+
+_hands = None  # the writers of `harvest_lines`, set in each pool process by _init_lines
+
+
+def _init_lines(part: str, mnist_dir: str | None) -> None:
+    global _hands
+    import cv2
+
+    from models import mnist
+    from synth.hands import HandDigits, load_writers
+
+    cv2.setNumThreads(1)
+    data = mnist.load(mnist_dir)
+    images, labels = (data.x_train, data.y_train) if part == "train" else (data.x_test, data.y_test)
+    _hands = HandDigits(load_writers(part, images, labels).mixture())
+
+
+def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
+    """The line inputs of LINE_PAGES_PER_TASK pages' combs and open boxes, with their values;
+    every other page in the hard style."""
+    from reading.lines import line_input
+    from synth.pages import make_page
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(LINE_PAGES_PER_TASK):
+        page = make_page(_hands, rng, style="hard" if (seed + k) % 2 else None)  # type: ignore[arg-type]
+        fields, _, _, _ = segment_fields(page.image)
+        for truth in page.fields:
+            if truth.kind not in LINE_KINDS or not truth.value:
+                continue
+            match = max(fields, key=lambda f: iou(f.page_box, truth.box), default=None)
+            if match is None or iou(match.page_box, truth.box) < MATCH_IOU or match.kind != truth.kind:
+                continue
+            image, _ = match.line_image()
+            out.append(((line_input(image) * 255).astype(np.uint8), truth.value))
+    return out
+
+
+def harvest_lines(pages: int, seed: int, part: str = "train", mnist_dir: Path | None = None,
+                  processes: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """About 12 (uint8 line input, value) pairs a page, from `pages` synthetic pages (half of
+    them in the hard style) written by the writers of `part` (`synth.hands.load_writers`),
+    each field as segmentation found it and as the line readers read it."""
+    key = hashlib.sha256(f"lines-{pages}-{seed}-{part}-{mnist_dir}-{_code_hash()}".encode()).hexdigest()[:20]
+    cache = CACHE_DIR / f"pipeline-lines-{key}.npz"
+    if cache.exists():
+        with np.load(cache) as data:
+            return list(zip(np.split(data["pixels"], data["ends"][:-1], axis=1), data["values"].tolist()))
+    seeds = [seed * 100_003 + i for i in range((pages + LINE_PAGES_PER_TASK - 1) // LINE_PAGES_PER_TASK)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes or min(2, multiprocessing.cpu_count()), initializer=_init_lines,
+                      initargs=(part, str(mnist_dir) if mnist_dir else None)) as pool:
+        out = [item for part_out in pool.map(_page_lines, seeds) for item in part_out]
+    if out:  # stored side by side: one (32, total width) array and where each field ends
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, pixels=np.concatenate([a for a, _ in out], axis=1),
+                            ends=np.cumsum([a.shape[1] for a, _ in out]),
+                            values=np.array([v for _, v in out]))
+    return out

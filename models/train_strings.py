@@ -4,8 +4,10 @@ Its training fields are synthetic (`synth.strings`): numbers written by MNIST's 
 digits, UNIPEN's training writers and optdigits' training writers, redrawn with many pens,
 slants and sizes, on plain and security-printed paper. It is validated on fields written by
 hands it never trains on (MNIST's test digits, UNIPEN's calibration writers, optdigits'
-validation digits; the test writers are kept for `make eval-real`). No real cheque image
-is ever used here.
+validation digits; the test writers are kept for `make eval-real`). With `--pages`, it also
+trains on what the line readers read of the combs and open boxes of synthetic pages, cut by
+the service's segmentation (`models.harvest.harvest_lines`: dividers and box lines erased,
+as in service). No real cheque image is ever used here.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from reading.lines import line_input
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = PROJECT_ROOT / "models" / "weights" / "strings.keras"
 WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding to read)
+# With --pages, the validation set also holds the fields of pages by the calibration writers:
+# one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
+PAGE_VALIDATION_EVERY = 10
 _hands = None  # each generating process's writers
 
 
@@ -38,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300_000, help="synthetic training fields")
     parser.add_argument("--validation", type=int, default=3000, help="held-out-writer fields")
+    parser.add_argument("--pages", type=int, default=0,
+                        help="also train on the combs and open boxes of this many synthetic pages by "
+                             "the training writers, as segmentation cuts them (models.harvest)")
     parser.add_argument("--epochs", type=int, default=6, help="epochs of the learning-rate schedule")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many epochs of the schedule (how the shipped reader's "
@@ -177,6 +185,15 @@ def main(argv: list[str] | None = None) -> dict:
     train = generate(args.samples, args.seed, "train", args.processes, mnist_dir)
     print(f"making {args.validation} validation fields (calibration writers)…", flush=True)
     val = generate(args.validation, args.seed + 7919, "calibration", args.processes, mnist_dir)
+    if args.pages:
+        from models.harvest import harvest_lines
+
+        print(f"cutting the combs and open boxes of {args.pages} pages (training writers)…", flush=True)
+        harvested = harvest_lines(args.pages, args.seed, "train", mnist_dir, args.processes)
+        checked = max(1, args.pages // PAGE_VALIDATION_EVERY)
+        print(f"  {len(harvested)} fields; and of {checked} pages by the calibration writers…", flush=True)
+        train += harvested
+        val += harvest_lines(checked, args.seed + 7919, "calibration", mnist_dir, args.processes)
 
     import keras
     import tensorflow as tf
@@ -221,7 +238,8 @@ def main(argv: list[str] | None = None) -> dict:
         "validation_exact": best, "history": history,
         "training": {"command": "python -m models.train_strings "
                                 + " ".join(argv if argv is not None else sys.argv[1:]),
-                     "samples": args.samples, "epochs": args.epochs, "stop_after": args.stop_after,
+                     "samples": args.samples, "pages": args.pages, "epochs": args.epochs,
+                     "stop_after": args.stop_after,
                      "batch_size": args.batch_size,
                      "learning_rate": args.learning_rate, "seed": args.seed, "stride": STRIDE,
                      "parameters": int(model.count_params()),

@@ -10,16 +10,20 @@ import numpy as np
 from reading import ctc
 
 
-def test_training_smoke_run_writes_a_model_that_reads(tmp_path: Path, mnist_dir) -> None:  # type: ignore[no-untyped-def]
-    from models import train_strings
+def test_training_smoke_run_writes_a_model_that_reads(tmp_path: Path, mnist_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A tiny run, page fields included (`--pages`: one task of harvested pages each for
+    training and validation)."""
+    from models import harvest, train_strings
     from models.strings_reader import CrnnReader
 
+    monkeypatch.setattr(harvest, "CACHE_DIR", tmp_path / "cache")
     output = tmp_path / "strings.keras"
-    metrics = train_strings.main(["--samples", "256", "--validation", "64", "--epochs", "1",
+    metrics = train_strings.main(["--samples", "256", "--validation", "64", "--epochs", "1", "--pages", "10",
                                   "--batch-size", "32", "--processes", "1", "--output", str(output),
                                   *(["--mnist-dir", str(mnist_dir)] if mnist_dir else [])])
     assert output.is_file() and output.with_suffix(".json").is_file()
-    assert metrics["training"]["samples"] == 256 and len(metrics["history"]) == 1
+    assert metrics["training"]["samples"] == 256 and metrics["training"]["pages"] == 10
+    assert len(metrics["history"]) == 1
     assert 0.0 <= metrics["validation_exact"] <= 1.0
     reader = CrnnReader(output)
     folded = reader.read([np.full((40, 120), 255, np.uint8), np.full((30, 30), 200, np.uint8)])
