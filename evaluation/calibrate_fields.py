@@ -47,13 +47,11 @@ class Sample:
 
 def field_samples(reader, count: int, seed: int) -> list[Sample]:  # type: ignore[no-untyped-def]
     """Synthetic field images by the calibration writers, read as layout=field reads them."""
-    from models import mnist
     from segmentation.fieldread import field_opinions, undrawn_field
-    from synth.hands import load_writers
+    from synth import writers_of
     from synth.strings import random_field
 
-    data = mnist.load(None)
-    hands = load_writers("calibration", data.x_test, data.y_test).mixture()
+    hands = writers_of("calibration")
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):

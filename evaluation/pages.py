@@ -185,11 +185,9 @@ def style_digits(style: str, mnist_dir: str | None):  # type: ignore[no-untyped-
 
     if style == "ours":
         return synth.test_digits(mnist_dir)
-    from models import mnist
-    from synth.hands import HandDigits, load_writers
+    from synth.hands import HandDigits
 
-    data = mnist.load(mnist_dir)
-    return HandDigits(load_writers("test", data.x_test, data.y_test).mixture())
+    return HandDigits(synth.writers_of("test", mnist_dir))
 
 
 def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:

@@ -53,8 +53,8 @@ def _page_glyphs(seed: int) -> tuple[np.ndarray, np.ndarray]:
         page = make_page(digits, rng)
         fields, _, _, _ = segment_fields(page.image)
         for truth in page.fields:
-            match = max(fields, key=lambda f: iou(f.structure.page_box, truth.box), default=None)
-            if match is None or iou(match.structure.page_box, truth.box) < MATCH_IOU:
+            match = _found(fields, truth.box)
+            if match is None:
                 continue
             if truth.kind == "comb" and match.structure.kind == "comb" \
                     and len(match.structure.walls) - 1 == len(truth.cell_values):
@@ -69,6 +69,12 @@ def _page_glyphs(seed: int) -> tuple[np.ndarray, np.ndarray]:
     if not glyphs:
         return np.zeros((0, GLYPH_SIZE, GLYPH_SIZE), np.float32), np.zeros(0, np.int64)
     return np.stack(glyphs).astype(np.float32), np.array(found, np.int64)
+
+
+def _found(fields: list, box: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
+    """The field segmentation found where a true field lies (box overlap ≥ MATCH_IOU), or None."""
+    match = max(fields, key=lambda f: iou(f.page_box, box), default=None)
+    return match if match is not None and iou(match.page_box, box) >= MATCH_IOU else None
 
 
 def _box_glyphs(match, truth) -> list[tuple[object, str]]:  # type: ignore[no-untyped-def]
@@ -127,13 +133,11 @@ def _init_lines(part: str, mnist_dir: str | None) -> None:
     global _hands
     import cv2
 
-    from models import mnist
-    from synth.hands import HandDigits, load_writers
+    from synth import writers_of
+    from synth.hands import HandDigits
 
     cv2.setNumThreads(1)
-    data = mnist.load(mnist_dir)
-    images, labels = (data.x_train, data.y_train) if part == "train" else (data.x_test, data.y_test)
-    _hands = HandDigits(load_writers(part, images, labels).mixture())
+    _hands = HandDigits(writers_of(part, mnist_dir))
 
 
 def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
@@ -150,8 +154,8 @@ def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
         for truth in page.fields:
             if truth.kind not in LINE_KINDS or not truth.value:
                 continue
-            match = max(fields, key=lambda f: iou(f.page_box, truth.box), default=None)
-            if match is None or iou(match.page_box, truth.box) < MATCH_IOU or match.kind != truth.kind:
+            match = _found(fields, truth.box)
+            if match is None or match.kind != truth.kind:
                 continue
             image, _ = match.line_image()
             out.append(((line_input(image) * 255).astype(np.uint8), truth.value))

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models import mnist
 from models.crnn import DIGIT_COLUMNS, NUM_CLASSES, STRIDE, batch_of, encode
 from reading import ctc
 from reading.lines import line_input
@@ -63,11 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _init_worker(part: str, mnist_dir: str | None) -> None:
     global _hands
-    from synth.hands import load_writers
+    from synth import writers_of
 
-    data = mnist.load(mnist_dir)
-    images, labels = (data.x_train, data.y_train) if part == "train" else (data.x_test, data.y_test)
-    _hands = load_writers(part, images, labels).mixture()
+    _hands = writers_of(part, mnist_dir)
 
 
 def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:

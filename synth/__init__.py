@@ -17,16 +17,24 @@ def test_digits(mnist_dir: Path | str | None = None) -> DigitSource:
     return DigitSource(data.x_test, data.y_test)
 
 
+def writers_of(part: str, mnist_dir: Path | str | None = None):  # type: ignore[no-untyped-def]
+    """The mixed hands of `part` (train, calibration or test: `synth.hands.load_writers`), with
+    MNIST's digits of the same side: its training digits for "train", its test digits else."""
+    from models import mnist
+    from synth.hands import load_writers
+
+    data = mnist.load(mnist_dir)
+    images, labels = (data.x_train, data.y_train) if part == "train" else (data.x_test, data.y_test)
+    return load_writers(part, images, labels).mixture()
+
+
 def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None
                          ) -> tuple[list[np.ndarray], list[str]]:
     """`count` field images of numbers written by the test writers (UNIPEN's, optdigits' part 2,
     MNIST's test digits; never trained on), and their values: the same for the same seed."""
-    from models import mnist
-    from synth.hands import load_writers
     from synth.strings import random_field
 
-    data = mnist.load(mnist_dir)
-    hands = load_writers("test", data.x_test, data.y_test).mixture()
+    hands = writers_of("test", mnist_dir)
     rng = np.random.default_rng(seed)
     fields = [random_field(hands, rng) for _ in range(count)]
     return [f.image for f in fields], [f.value for f in fields]
