@@ -59,10 +59,15 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         colour = (colour.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     if colour.shape[2] == 1:
         return np.ascontiguousarray(colour[..., 0])
-    # The channels taken apart by OpenCV, then each pixel's darkest of the three: ~0.7 ms a
-    # 200-dpi page less than a 1×3 erosion along the interleaved rows read at every third byte
-    # (A/B in a worker-configured process; without worker.memory's tuning it is the slower).
-    # Compared in place: the split planes are ours (~0.4 ms a page less than two new images).
+    return darkest_channel(colour)
+
+
+def darkest_channel(colour: np.ndarray) -> np.ndarray:
+    """Each pixel's darkest channel of a uint8 H×W×3 image, in any channel order (blue ink
+    stays dark). The channels taken apart by OpenCV, then compared in place: ~0.7 ms a 200-dpi
+    page less than a 1×3 erosion along the interleaved rows read at every third byte (A/B in a
+    worker-configured process; without worker.memory's tuning it is the slower), ~4 ms less
+    than cv2.min on the interleaved channels, ~0.4 ms less than making two new images."""
     first, second, third = cv2.split(np.ascontiguousarray(colour))
     cv2.min(first, second, dst=first)
     return cv2.min(first, third, dst=first)
