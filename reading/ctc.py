@@ -47,40 +47,18 @@ def best_path(folded: np.ndarray) -> str:
 
 
 def log_prob(folded: np.ndarray, value: str) -> float:
-    """log P(the digits read are exactly `value`), summed over all alignments."""
-    logp = np.log(np.maximum(folded, 1e-30))
-    labels = [int(c) for c in value]
-    states = [FILLER]
-    for label in labels:
-        states += [label, FILLER]
-    n = len(states)
-    if len(folded) == 0:
-        return 0.0 if not labels else LOG_ZERO
-    # A digit state may be entered from two back (skipping a filler) unless it repeats the
-    # digit before it: "00" needs a filler between, or it is one 0.
-    skip = np.zeros(n, bool)
-    for s in range(3, n, 2):
-        skip[s] = states[s] != states[s - 2]
-    emit = logp[:, states]  # (T, n)
-    alpha = np.full(n, LOG_ZERO)
-    alpha[0] = emit[0, 0]
-    if n > 1:
-        alpha[1] = emit[0, 1]
-    step = np.full(n, LOG_ZERO)
-    jump = np.full(n, LOG_ZERO)
-    for t in range(1, len(folded)):
-        step[1:] = alpha[:-1]
-        jump[2:] = alpha[:-2]
-        alpha = np.logaddexp(np.logaddexp(alpha, step), np.where(skip, jump, LOG_ZERO)) + emit[t]
-    end = alpha[-1] if n == 1 else np.logaddexp(alpha[-1], alpha[-2])
-    return float(max(end, LOG_ZERO))
+    """log P(the digits read are exactly `value`), summed over all alignments (the forward
+    algorithm of `log_probs`, for one value)."""
+    return log_probs(folded, [value])[0]
 
 
 def log_probs(folded: np.ndarray, values: Sequence[str]) -> list[float]:
-    """`log_prob(folded, value)` of each of `values`, the same numbers, from one forward pass
-    for all of them: a frame's step is a few NumPy calls on (values, states) arrays, not on
-    each value's states in turn (~0.14 ms a value). A shorter value's states are followed by
-    fillers of no account: a state is reached only from itself and the two before it."""
+    """log P(the digits read are exactly v) for each v of `values`, summed over all alignments
+    (the CTC forward algorithm), all values in one pass: a frame's step is a few NumPy calls on
+    (values, states) arrays, not on each value's states in turn (~0.14 ms a value). A shorter
+    value's states are followed by fillers of no account: a state is reached only from itself
+    and the two before it. A digit state may be entered from two back (skipping a filler)
+    unless it repeats the digit before it: "00" needs a filler between, or it is one 0."""
     if not values:
         return []
     if len(folded) == 0:
