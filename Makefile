@@ -12,7 +12,7 @@ STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the sh
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real eval-adapt eval-rules calibrate bench bench-hosts train train-strings export-onnx load soak clean
+.PHONY: install install-dev run test eval eval-real eval-adapt eval-rules calibrate bench bench-hosts train train-strings train-strings-pages export-onnx load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,7 @@ train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on
 		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
 	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=digits
 
-train-strings: install  ## the string reader (CRNN/CTC) in the five stages the shipped one had
+train-strings: install  ## the string reader (CRNN/CTC) in the five stages the shipped one had, then the page fields' one
 	$(PY) -m models.train_strings --samples 150000 --epochs 4 --stop-after 2 --seed 1 --learning-rate 0.001
 	$(PY) -m models.train_strings --samples 300000 --epochs 4 --stop-after 1 --seed 2 --learning-rate 0.0007 \
 		--init-from models/weights/strings.keras
@@ -77,9 +77,14 @@ train-strings: install  ## the string reader (CRNN/CTC) in the five stages the s
 		--init-from models/weights/strings.keras
 	$(PY) -m models.train_strings --samples 200000 --epochs 1 --seed 5 --learning-rate 0.0003 \
 		--init-from models/weights/strings.keras
-	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=strings
+	$(MAKE) --no-print-directory train-strings-pages
+	$(MAKE) --no-print-directory export-onnx ONNX_MODELS="strings strings_pages"
 
-export-onnx: install-dev  ## the workers' ONNX files (digits.onnx, strings.onnx) from the shipped Keras files
+train-strings-pages: install  ## the page fields' CRNN: the string reader trained further on fields cut from pages
+	$(PY) -m models.train_strings --samples 20000 --pages 1600 --epochs 2 --seed 6 --learning-rate 0.0002 \
+		--init-from models/weights/strings.keras --output models/weights/strings_pages.keras
+
+export-onnx: install-dev  ## the workers' ONNX files (digits, strings, strings_pages) from the shipped Keras files
 	$(PY) -m models.export_onnx $(ONNX_MODELS)
 
 load: install-dev  ## 50 clients x 5 pages against the service on Redis and PostgreSQL

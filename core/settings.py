@@ -45,6 +45,10 @@ class Settings:
     # "ppocr" (PP-OCRv6's recogniser from the rapidocr wheel).
     line_readers: str = "crnn,ppocr"
     strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings.onnx"
+    # The CRNN that reads a page's open boxes and combs (trained on such fields as segmentation
+    # cuts them); field images and undrawn regions are read by strings_model_path. The same
+    # file as strings_model_path: one CRNN for every field.
+    page_strings_model_path: Path = PROJECT_ROOT / "models" / "weights" / "strings_pages.onnx"
     combination_path: Path = PROJECT_ROOT / "models" / "weights" / "combination.json"
     form_templates_dir: Path = PROJECT_ROOT / "form_templates"
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD

@@ -83,7 +83,7 @@ def page_samples(reader, pages: int, seed: int) -> dict[str, list[Sample]]:  # t
         digits, style = sources[number % len(sources)]
         page = make_page(digits, rng, style=style)  # type: ignore[arg-type]
         fields, _, _, _ = segment_fields(page.image)
-        read = field_opinions(fields, reader._classify, reader.lines)
+        read = field_opinions(fields, reader._classify, reader.readers)
         for truth in (t for t in page.fields if t.kind in out):
             match = max(range(len(fields)), default=None,
                         key=lambda i: iou(truth.box, fields[i].page_box))

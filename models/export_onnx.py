@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # both are imported when exporting only
     import onnx
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-MODELS = ("digits", "strings")  # weights/<name>.keras -> weights/<name>.onnx
+MODELS = ("digits", "strings", "strings_pages")  # weights/<name>.keras -> weights/<name>.onnx
 OPSET = 17  # ONNX operator set: GRU, Softmax on one axis; well inside what onnxruntime runs
 IR_VERSION = 8  # the ONNX file format version matching OPSET
 INPUT_DIMS = ("N", "H", "W", "C")  # names of the input's dynamic dimensions (N, and W for lines)

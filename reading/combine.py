@@ -49,6 +49,33 @@ class LineReader(Protocol):
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
 
+PAGE_KINDS = ("box", "comb")  # fields found on a page, read whole when the cut reading is unsure
+
+
+@dataclass(frozen=True)
+class LineReaders:
+    """Which line readers read which kind of field: field images and undrawn regions ("field")
+    by `fields`; a page's open boxes and combs by `pages`, or by `fields` too when it is None.
+    A page's field is not a field image: its box lines are erased under the strokes and a comb
+    is cut to its written cells, and a reader trained on such fields reads them better than
+    one trained on field images alone, while reading field images worse (README, "A string
+    reader for page fields")."""
+
+    fields: tuple[LineReader, ...] = ()
+    pages: tuple[LineReader, ...] | None = None
+
+    @staticmethod
+    def of(lines: Sequence[LineReader] | LineReaders) -> LineReaders:
+        """`lines` as they are, or one set of readers for every kind."""
+        return lines if isinstance(lines, LineReaders) else LineReaders(tuple(lines))
+
+    def for_kind(self, kind: str) -> tuple[LineReader, ...]:
+        return self.pages if kind in PAGE_KINDS and self.pages is not None else self.fields
+
+    def __bool__(self) -> bool:
+        return bool(self.fields) or bool(self.pages)
+
+
 class Opinion:
     """One reader's view of one field."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reading.combine import Calibrations, LineReader, Opinion
+from reading.combine import Calibrations, LineReader, LineReaders, Opinion
 from reading.rules import Rule
 from segmentation import cut, ruled, split, vote
 from segmentation.fields import MARGIN, cut_to_ink, field_structure, inside_image
@@ -216,13 +216,14 @@ class Opinions:
     place: vote.Placement | None = None
 
 
-def field_opinions(fields: list[CutField], classify: Classify | None, lines: Sequence[LineReader],
+def field_opinions(fields: list[CutField], classify: Classify | None,
+                   lines: Sequence[LineReader] | LineReaders,
                    timings: dict[str, float] | None = None,
                    calibration: Calibrations | None = None) -> list[Opinions]:
     """Every field read: glyphs by the classifier (in one batch); undrawn fields, and open
     boxes and combs whose cut reading is unsure (LINES_BELOW, COMBS_BELOW; combs only when
     `calibration` fits them, always without a calibration: read for fitting one), also whole
-    by the line readers (each reader in one batch). Where the calibration gives
+    by the line readers of their kind (`LineReaders`; each reader in one batch). Where the calibration gives
     the glyph classifier no weight for a kind read whole, its glyphs are not read at all (on
     cheque amounts its split search cost ~150 ms a field for nothing)."""
     timings = {} if timings is None else timings
@@ -240,11 +241,17 @@ def field_opinions(fields: list[CutField], classify: Classify | None, lines: Seq
              or (f.kind == "comb" and combs and cuts[i].confidence < COMBS_BELOW)] if lines else []
     if whole:
         started = time.perf_counter()
-        seen = [fields[i].line_image() for i in whole]
-        said = vote.line_opinions(lines, [image for image, _ in seen])
-        for i, (_, place), opinion in zip(whole, seen, said):
-            cut = () if fields[i].kind in unheard else (vote.cut_opinion(cuts[i]),)
-            out[i] = Opinions(cuts[i], (*cut, *opinion), place)
+        readers = LineReaders.of(lines)
+        groups: dict[tuple[int, ...], tuple[tuple[LineReader, ...], list[int]]] = {}
+        for i in whole:
+            kind_readers = readers.for_kind(fields[i].kind)
+            groups.setdefault(tuple(map(id, kind_readers)), (kind_readers, []))[1].append(i)
+        for group_readers, group in groups.values():
+            seen = [fields[i].line_image() for i in group]
+            said = vote.line_opinions(group_readers, [image for image, _ in seen])
+            for i, (_, place), opinion in zip(group, seen, said):
+                cut = () if fields[i].kind in unheard else (vote.cut_opinion(cuts[i]),)
+                out[i] = Opinions(cuts[i], (*cut, *opinion), place)
         timings["read_lines"] = time.perf_counter() - started
     return out
 
@@ -278,7 +285,7 @@ def field_result(f: CutField, read: Opinions, name: str, calibration: Calibratio
 
 
 def read_fields(fields: list[CutField], classify: Classify | None, names: list[str],
-             lines: Sequence[LineReader], calibration: Calibrations,
+             lines: Sequence[LineReader] | LineReaders, calibration: Calibrations,
              timings: dict[str, float], rules: Sequence[Rule | None] = ()) -> list[FieldResult]:
     """The fields read and decided; `names` (and `rules`, each field's rule or None) in the
     order of `fields`."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reading.combine import UNCALIBRATED, Calibrations, LineReader
+from reading.combine import UNCALIBRATED, Calibrations, LineReader, LineReaders
 from segmentation import cut, fieldread
 from segmentation.boxes import find_structures
 from segmentation.fieldread import EMPTY_FIELD_CONFIDENCE, UNREAD_INK_CONFIDENCE
@@ -83,7 +83,7 @@ def segment_fields(image: np.ndarray) -> tuple[list[fieldread.CutField], float, 
 
 
 def _read(image: np.ndarray, classify: Classify | None, template: Template | None,
-          timings: dict[str, float], lines: Sequence[LineReader] = (),
+          timings: dict[str, float], lines: Sequence[LineReader] | LineReaders = (),
           calibration: Calibrations = UNCALIBRATED) -> tuple[PageResult, bool]:
     started = time.perf_counter()
     fields, skew, warnings, on_side = segment_fields(image)
@@ -139,10 +139,12 @@ def _checked(image: np.ndarray, max_pixels: int) -> np.ndarray:
 
 def read_page(image: np.ndarray, classify: Classify | None = None,
               template: Template | None = None, max_pixels: int = MAX_PAGE_PIXELS,
-              lines: Sequence[LineReader] = (), calibration: Calibrations = UNCALIBRATED) -> PageResult:
+              lines: Sequence[LineReader] | LineReaders = (),
+              calibration: Calibrations = UNCALIBRATED) -> PageResult:
     """Read every digit field on one page (NumPy array: grey, RGB(A), 1-, 8- or 16-bit).
 
-    Open boxes are also read whole by the `lines` readers, and their opinions combined with
+    Unsure open boxes and combs, and a template's undrawn regions, are also read whole by the
+    `lines` readers (`LineReaders`: those of each kind), and their opinions combined with
     the glyph classifier's (`segmentation.vote`). Without `classify` the fields and glyphs are
     found but not read (values are meaningless and confidences uniform): for inspecting
     segmentation alone.

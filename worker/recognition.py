@@ -24,7 +24,8 @@ import numpy as np
 from core.models_registry import Active
 from core.settings import Settings
 from models.inference import Recognizer, get_recognizer, limit_threads
-from reading.combine import UNCALIBRATED, Calibrations, LineReader
+from models.strings_reader import DEFAULT_STRINGS_PATH
+from reading.combine import UNCALIBRATED, Calibrations, LineReader, LineReaders
 from segmentation.pipeline import MAX_PAGE_PIXELS, PageResult, read_field, read_page
 from segmentation.templates import Template
 from worker.memory import keep_freed_memory
@@ -57,19 +58,29 @@ class Reader:
 
     def __init__(self, recognizer: Recognizer, lines: Sequence[LineReader] = (),
                  calibration: Calibrations = UNCALIBRATED,
-                 max_pixels: int = MAX_PAGE_PIXELS, registered: int | None = None) -> None:
+                 max_pixels: int = MAX_PAGE_PIXELS, registered: int | None = None,
+                 page_lines: Sequence[LineReader] | None = None) -> None:
         self.recognizer = recognizer
         self.registered = registered
-        self.lines = tuple(lines)
+        self.lines = tuple(lines)  # field images and undrawn regions
+        # a page's open boxes and combs (None: `lines` too)
+        self.page_lines = tuple(page_lines) if page_lines is not None else None
         self.calibration = calibration
-        self.version = "+".join([recognizer.version, *(r.version for r in self.lines)])
+        extra = [r for r in self.page_lines or () if r not in self.lines]
+        self.version = "+".join([recognizer.version, *(r.version for r in self.lines),
+                                 *(f"pages:{r.version}" for r in extra)])
         self.max_pixels = max_pixels
+
+    @property
+    def readers(self) -> LineReaders:
+        """The line readers of each kind of field."""
+        return LineReaders(self.lines, self.page_lines)
 
     def _classify(self, glyphs: np.ndarray) -> np.ndarray:
         return self.recognizer.classify(glyphs).probabilities
 
     def read_page(self, image: np.ndarray, template: Template | None) -> PageResult:
-        return read_page(image, self._classify, template, self.max_pixels, self.lines, self.calibration)
+        return read_page(image, self._classify, template, self.max_pixels, self.readers, self.calibration)
 
     def read_field(self, image: np.ndarray, name: str = "field_1") -> PageResult:
         return read_field(image, self._classify, self.lines, self.calibration, name, self.max_pixels)
@@ -81,7 +92,7 @@ def line_reader(name: str, strings_model: Path | str | None = None) -> LineReade
     with _lock:
         if key not in _line_readers:
             if name == "crnn":
-                from models.strings_reader import DEFAULT_STRINGS_PATH, CrnnReader
+                from models.strings_reader import CrnnReader
 
                 _line_readers[key] = CrnnReader(strings_model or DEFAULT_STRINGS_PATH)
             elif name == "ppocr":
@@ -102,20 +113,29 @@ def load_calibration(path: Path | str | None) -> Calibrations:
 
 def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
                lines: str | Sequence[str] = (), strings_model: Path | str | None = None,
-               combination: Path | str | None = None, registered: int | None = None) -> Reader:
-    """Readers of these files (None: the shipped ones), loaded once per process and file."""
+               combination: Path | str | None = None, registered: int | None = None,
+               page_strings_model: Path | str | None = None) -> Reader:
+    """Readers of these files (None: the shipped ones), loaded once per process and file; with
+    `page_strings_model`, a page's open boxes and combs are read by that CRNN instead of
+    `strings_model` (the other line readers are the same for both)."""
     configure_process()
     names = [n.strip() for n in lines.split(",")] if isinstance(lines, str) else list(lines)
-    readers = [line_reader(n, strings_model) for n in names if n and n != "none"]
+    names = [n for n in names if n and n != "none"]
+    readers = [line_reader(n, strings_model) for n in names]
+    page_readers = None
+    if page_strings_model and "crnn" in names \
+            and Path(page_strings_model).resolve() != Path(strings_model or DEFAULT_STRINGS_PATH).resolve():
+        page_readers = [line_reader(n, page_strings_model) for n in names]
     return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
-                  else UNCALIBRATED, max_pixels, registered)
+                  else UNCALIBRATED, max_pixels, registered, page_readers)
 
 
 @functools.lru_cache(maxsize=4)
 def reader_for(settings: Settings) -> Reader:
     """The reader a worker of these settings uses, made once per process."""
     return get_reader(str(settings.model_path), settings.max_page_pixels, settings.reader_names,
-                      settings.strings_model_path, settings.combination_path)
+                      settings.strings_model_path, settings.combination_path,
+                      page_strings_model=settings.page_strings_model_path)
 
 
 @functools.lru_cache(maxsize=KEPT_VERSIONS)
@@ -137,9 +157,12 @@ def _registered_reader(settings: Settings, version: Active) -> Reader:
             lines.append(CrnnReader(strings))
         else:
             lines.append(line_reader(name, settings.strings_model_path))
+    # A version's own CRNN (trained on the office's reviewed fields, of pages and field images
+    # alike) reads every kind; without one, page fields are read as the shipped readers read them.
+    page_lines = None if strings else reader_for(settings).page_lines
     combination = version.path("combination") or settings.combination_path
     return Reader(recognizer, lines, load_calibration(combination) if lines else UNCALIBRATED,
-                  settings.max_page_pixels, version.id)
+                  settings.max_page_pixels, version.id, page_lines)
 
 
 def reader_of(settings: Settings, version: Active | None) -> Reader:

@@ -125,8 +125,9 @@ def test_the_export_command_on_freshly_built_networks(tmp_path: Path) -> None:
     strings = crnn.for_inference(strings)
     digits.save(tmp_path / "digits.keras")
     strings.save(tmp_path / "strings.keras")
+    strings.save(tmp_path / "strings_pages.keras")  # the page fields' CRNN: the same network
     written = export_onnx.main(["--weights-dir", str(tmp_path)])
-    assert written == [tmp_path / "digits.onnx", tmp_path / "strings.onnx"]
+    assert written == [tmp_path / "digits.onnx", tmp_path / "strings.onnx", tmp_path / "strings_pages.onnx"]
 
     rng = np.random.default_rng(9)
     cases = ((digits, rng.random((40, 28, 28, 1), np.float32)),

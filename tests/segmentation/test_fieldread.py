@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reading.combine import DEFAULT_CALIBRATION, Calibrations
+from reading.combine import DEFAULT_CALIBRATION, Calibrations, LineReaders
 from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, field_opinions, undrawn_field
 from segmentation.pipeline import segment_fields
 from synth.pages import make_page
@@ -76,3 +76,29 @@ def test_a_comb_is_read_whole_cut_to_its_written_cells(digits, classify) -> None
         assert ink.any() and not ink[:, :2].any() and not ink[:, -2:].any()  # paper at both ends
         narrower += place.width < 0.9 * (x1 - x0)
     assert narrower  # the page's combs with empty cells
+
+
+def test_page_fields_go_to_the_page_readers_and_field_images_to_the_field_readers(digits, classify) -> None:  # type: ignore[no-untyped-def]
+    """With readers of their own for page fields (`LineReaders.pages`), a page's unsure open
+    boxes and combs are read by those and only those; a field image or undrawn region by the
+    field readers; without page readers, every kind by the field readers."""
+    rng = np.random.default_rng(17)
+    page = make_page(digits, rng, "form", random_style(rng, dpi=200))
+    field_image = np.full((50, 160), 235, np.uint8)
+    field_image[15:35, 20:140] = 40
+
+    def found() -> list:  # type: ignore[type-arg]
+        return [*segment_fields(page.image)[0], undrawn_field(field_image, (0, 0, 160, 50))]
+
+    for_fields, for_pages = CountingReader(), CountingReader()
+    read = field_opinions(found(), classify, LineReaders((for_fields,), (for_pages,)))
+    whole = [(f.kind, r) for f, r in zip(found(), read) if r.opinions]
+    on_page = [r for kind, r in whole if kind in ("box", "comb")]
+    assert on_page and len(for_pages.seen) == len(on_page)
+    assert len(for_fields.seen) == 1 and for_fields.seen[0].shape == field_image.shape
+
+    one = CountingReader()
+    read = field_opinions(found(), classify, LineReaders((one,)))
+    assert len(one.seen) == len(whole) == sum(bool(r.opinions) for r in read)
+    assert LineReaders.of((one,)).for_kind("comb") == (one,)
+    assert LineReaders((one,), (for_pages,)).for_kind("field") == (one,)

@@ -1,0 +1,41 @@
+"""A worker's readers: page fields read by the page CRNN when one is configured, field images by
+the field CRNN; one CRNN for both when the two paths are one file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.settings import Settings
+from models.strings_reader import DEFAULT_STRINGS_PATH
+from worker.recognition import get_reader, reader_for
+
+
+def test_page_fields_have_a_crnn_of_their_own_and_the_version_names_it(tmp_path: Path) -> None:
+    page_model = tmp_path / "pages.onnx"
+    shutil.copyfile(DEFAULT_STRINGS_PATH, page_model)  # another file: loaded as another reader
+    reader = get_reader(lines="crnn,ppocr", page_strings_model=page_model)
+    assert reader.page_lines is not None
+    assert [r.name for r in reader.page_lines] == [r.name for r in reader.lines] == ["crnn", "ppocr"]
+    field_crnn, page_crnn = reader.lines[0], reader.page_lines[0]
+    assert field_crnn is not page_crnn and Path(page_crnn.path) == page_model
+    assert reader.page_lines[1] is reader.lines[1]  # PP-OCR is shared, loaded once
+    assert reader.version.endswith(f"+pages:{page_crnn.version}")
+    assert reader.readers.for_kind("comb")[0] is page_crnn
+    assert reader.readers.for_kind("field")[0] is field_crnn
+
+
+def test_one_crnn_for_every_field_when_both_paths_name_one_file() -> None:
+    same = get_reader(lines="crnn,ppocr", page_strings_model=DEFAULT_STRINGS_PATH)
+    assert same.page_lines is None and "pages:" not in same.version
+    assert same.readers.for_kind("box") == same.lines
+    without_crnn = get_reader(lines="ppocr", page_strings_model=Path("models/weights/strings_pages.onnx"))
+    assert without_crnn.page_lines is None
+
+
+def test_the_shipped_settings_read_page_fields_with_the_shipped_page_crnn() -> None:
+    settings = Settings.from_env({})
+    assert settings.page_strings_model_path.is_file()
+    reader = reader_for(settings)
+    assert reader.page_lines is not None
+    assert Path(reader.page_lines[0].path).name == settings.page_strings_model_path.name
