@@ -1,7 +1,8 @@
 """Model versions in the database, their files in the data directory: register, promote, roll back.
 
-A version names up to three files by role: "digits" (the glyph classifier, ONNX), "strings"
-(the CRNN string reader, ONNX) and "combination" (the readers' calibration, JSON); a role it
+A version names up to four files by role: "digits" (the glyph classifier, ONNX), "strings"
+(the CRNN string reader of field images, ONNX), "strings_pages" (the CRNN of a page's open boxes
+and combs, ONNX) and "combination" (the readers' calibration, JSON); a role it
 does not carry is read with the shipped file of the settings. Files are kept once per content
 under `<data_dir>/models/<sha256>.<ext>`. A registered version starts as a candidate; promoting
 one makes it the active one (exactly one at a time, the database keeps it so) and retires the
@@ -25,7 +26,8 @@ from sqlalchemy.orm import Session
 from core.schema import CANDIDATE, PROMOTED, RETIRED, ModelVersion, iso_utc, utcnow
 from core.settings import Settings
 
-ROLES = {"digits": ".onnx", "strings": ".onnx", "combination": ".json"}  # role -> file type
+ROLES = {"digits": ".onnx", "strings": ".onnx", "strings_pages": ".onnx",
+         "combination": ".json"}  # role -> file type
 CHUNK = 1 << 20  # files are copied and hashed a MiB at a time
 
 

@@ -125,8 +125,9 @@ SCHEMAS: dict[str, dict] = {
                          "id": {"type": "integer"}, "name": {"type": "string"},
                          "status": {"enum": ["candidate", "promoted", "retired"]},
                          "files": {"type": "object", "additionalProperties": {"type": "string"},
-                                   "description": ("Role (digits, strings, combination) -> SHA-256 "
-                                                   "of its file; a role not here is the shipped file.")},
+                                   "description": ("Role (digits, strings, strings_pages, "
+                                                   "combination) -> SHA-256 of its file; a role "
+                                                   "not here is the shipped file.")},
                          "metrics": {"type": ["object", "null"], "description": "Its evaluation."},
                          "note": {"type": ["string", "null"]},
                          "created_at": {"type": ["string", "null"]},

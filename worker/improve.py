@@ -1,14 +1,16 @@
 """Improve from corrections: `python -m worker.improve` (also a Celery task, and POST /api/models/improve).
 
 Each reader that can learn is trained further on the fields people reviewed (the values they
-typed or confirmed): the string reader (CRNN) on the fields' crops, mixed with synthetic fields
-by the training writers; the glyph classifier on the reviewed fields' glyphs, mixed with
-MNIST's training digits, once there are MIN_GLYPHS of them. Both so that a back office's hands
-are learnt without forgetting the others. Every candidate starts from the shipped readers and
-all the corrections there are, so candidates do not drift on each other. It is judged against
-the readers in use (worker.judging: held-out reviewed fields, regression sets, MNIST's test
-set), registered with that comparison (core.models_registry), and promoted only if better.
-PP-OCR's recogniser cannot be trained here (it comes as an ONNX file in its wheel).
+typed or confirmed): the string readers (CRNN) on the fields as the line readers are shown them
+(field images whole; a page's open boxes as its segmentation cuts them, each to the CRNN that
+reads its kind), mixed with synthetic fields by the training writers; the glyph classifier on
+the reviewed fields' glyphs, mixed with MNIST's training digits, once there are MIN_GLYPHS of
+them. Both so that a back office's hands are learnt without forgetting the others. Every
+candidate starts from the shipped readers and all the corrections there are, so candidates do
+not drift on each other. It is judged against the readers in use (worker.judging: held-out
+reviewed fields, regression sets, MNIST's test set), registered with that comparison
+(core.models_registry), and promoted only if better. PP-OCR's recogniser cannot be trained here
+(it comes as an ONNX file in its wheel).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,28 +122,81 @@ def train_glyphs(settings: Settings, training: list[Reviewed], options: Options,
     return export(folder / "digits.keras", folder / "digits.onnx")
 
 
+def page_lines(settings: Settings, fields: Sequence[Reviewed]) -> list[tuple[np.ndarray, str]]:
+    """What the line readers are shown of each reviewed field of a page, with its value: its page
+    segmented again and the field found there, its box lines erased (a comb cut to its written
+    cells), as in service; a field not found again is left out."""
+    from core.files import Limits, page
+    from core.processing import KINDS
+    from core.storage import Storage
+    from segmentation.pipeline import segment_fields
+    from segmentation.structure import iou
+
+    limits, storage = Limits.of(settings), Storage(settings.originals_dir)
+    by_page: dict[tuple[str, str, int], list[Reviewed]] = {}
+    for f in fields:
+        by_page.setdefault(f.page, []).append(f)
+    out = []
+    for (sha256, media_type, number), group in by_page.items():
+        try:
+            found, _, _, _ = segment_fields(page(storage.path(sha256), KINDS[media_type], number, limits))
+        except Exception:  # noqa: BLE001 - an original gone or unreadable: its fields are left out
+            continue
+        for f in group:
+            match = max(found, key=lambda c: iou(c.page_box, f.box), default=None)
+            if match is not None and iou(match.page_box, f.box) >= judging.MATCH_IOU:
+                out.append((match.line_image()[0], f.value))
+    return out
+
+
+def _keras_of(onnx_path: Path, shipped: Path) -> Path:
+    """The Keras file a reader was exported from (beside it), else the shipped one."""
+    keras_path = onnx_path.with_suffix(".keras")
+    return keras_path if keras_path.is_file() else shipped
+
+
 def train_candidate(settings: Settings, training: list[Reviewed], options: Options, folder: Path,
-                    progress: Progress) -> Path:
-    """The shipped string reader trained further on `training`; returns its ONNX file."""
+                    progress: Progress) -> dict[str, Path]:
+    """Each string reader trained further on the reviewed fields it reads, shown them as the
+    service shows them; role -> ONNX file of each reader trained. With a CRNN of its own for a
+    page's fields (PAGE_STRINGS_MODEL_PATH), field images train the field images' CRNN
+    ("strings") and a page's open boxes that one ("strings_pages"); else one CRNN learns both.
+    A reader with no reviewed field of its own is not trained (the candidate keeps it)."""
     from models.export_onnx import export
     from models.strings_reader import DEFAULT_STRINGS_KERAS_PATH
     from models.train_strings import fine_tune, generate
     from reading.lines import line_input
+    from worker.recognition import has_page_crnn
 
-    start = settings.strings_model_path.with_suffix(".keras")
-    start = start if start.is_file() else DEFAULT_STRINGS_KERAS_PATH
+    def shown(image: np.ndarray) -> np.ndarray:
+        return (line_input(image) * 255).astype(np.uint8)
+
+    images = [(shown(f.image), f.value) for f in training if f.kind == "field"]
+    boxes = [(shown(image), value) for image, value in
+             page_lines(settings, [f for f in training if f.kind == "box"])]
+    start = _keras_of(settings.strings_model_path, DEFAULT_STRINGS_KERAS_PATH)
+    if has_page_crnn(settings):
+        plan = {"strings": (start, images),
+                "strings_pages": (_keras_of(settings.page_strings_model_path, start), boxes)}
+    else:
+        plan = {"strings": (start, images + boxes)}
+    plan = {role: job for role, job in plan.items() if job[1]}
+    if not plan:
+        return {}
     progress(f"making {options.synthetic} synthetic fields by the training writers")
     # In this process: forking one that has TensorFlow loaded (a second run) can hang.
     synthetic = generate(options.synthetic, options.seed, "train", 1, settings.mnist_dir)
-    fields = [((line_input(f.image) * 255).astype(np.uint8), f.value) for f in training if f.kind != "comb"]
-    progress(f"training the string reader on {len(fields)} reviewed fields "
-             f"(each {options.repeat}× an epoch) and {len(synthetic)} synthetic ones")
-    model = fine_tune(start, fields, synthetic, options.epochs, options.repeat,
-                      options.learning_rate, seed=options.seed,
-                      progress=lambda e, n, loss: progress(f"epoch {e}/{n}: loss {loss:.3f}"))
-    keras_path = folder / "strings.keras"
-    model.save(keras_path)
-    return export(keras_path, folder / "strings.onnx")
+    out = {}
+    for role, (init, fields) in plan.items():
+        progress(f"training {role} on {len(fields)} reviewed fields "
+                 f"(each {options.repeat}× an epoch) and {len(synthetic)} synthetic ones")
+        model = fine_tune(init, fields, synthetic, options.epochs, options.repeat,
+                          options.learning_rate, seed=options.seed,
+                          progress=lambda e, n, loss: progress(f"epoch {e}/{n}: loss {loss:.3f}"))
+        keras_path = folder / f"{role}.keras"
+        model.save(keras_path)
+        out[role] = export(keras_path, folder / f"{role}.onnx")
+    return out
 
 
 def improve(settings: Settings, options: Options = Options(), progress: Progress = log.info) -> Outcome:
@@ -161,12 +216,18 @@ def improve(settings: Settings, options: Options = Options(), progress: Progress
     with tempfile.TemporaryDirectory(prefix="improve-") as tmp:
         strings = train_candidate(settings, training, options, Path(tmp), progress)
         digits = train_glyphs(settings, training, options, Path(tmp), progress)
-        kept = (active.path("digits") if active else None)
+        if not strings and not digits:
+            raise NotEnough("none of the reviewed fields can teach a reader: the string readers "
+                            "learn from field images and open boxes, the glyph classifier from "
+                            f"at least {options.min_glyphs} glyphs of a page's fields")
         combination = (active.path("combination") if active else None) or settings.combination_path
-        files = {"strings": strings, "combination": Path(combination)}
-        if digits or kept:
-            files["digits"] = Path(digits or kept)  # type: ignore[arg-type]
-        candidate = _reader(settings, current, strings, digits, Path(combination))
+        files: dict[str, Path] = {"combination": Path(combination)}
+        for role in ("digits", "strings", "strings_pages"):  # trained now, or the active version's
+            kept = digits if role == "digits" else strings.get(role)
+            kept = kept or (active.path(role) if active else None)
+            if kept:
+                files[role] = Path(kept)
+        candidate = _reader(settings, current, files)
         progress(f"judging the candidate on {len(held)} held-out reviewed fields, "
                  f"{options.regression} regression fields, {options.regression_pages} regression "
                  "pages and MNIST's test set")
@@ -187,16 +248,23 @@ def improve(settings: Settings, options: Options = Options(), progress: Progress
     return Outcome(version_id, better and options.promote, metrics)
 
 
-def _reader(settings: Settings, current: Reader, strings: Path, digits: Path | None,
-            combination: Path) -> Reader:
-    """The candidate's readers: the new string reader (and glyph classifier), the rest as now."""
+def _reader(settings: Settings, current: Reader, files: dict[str, Path]) -> Reader:
+    """The candidate's readers: its files by role (the new string readers, the glyph classifier),
+    the rest as now."""
     from models.inference import Recognizer
     from models.strings_reader import CrnnReader
     from worker.recognition import load_calibration
 
-    lines = [CrnnReader(strings) if r.name == "crnn" else r for r in current.lines]
-    recognizer = Recognizer(digits) if digits else current.recognizer
-    return Reader(recognizer, lines, load_calibration(combination), settings.max_page_pixels)
+    def with_crnn(readers: tuple, path: Path | None) -> list:  # type: ignore[type-arg]
+        return [CrnnReader(path) if path and r.name == "crnn" else r for r in readers]
+
+    lines = with_crnn(current.lines, files.get("strings"))
+    page_lines = current.page_lines
+    if "strings_pages" in files:
+        page_lines = tuple(with_crnn(current.page_lines or current.lines, files["strings_pages"]))
+    recognizer = Recognizer(files["digits"]) if "digits" in files else current.recognizer
+    return Reader(recognizer, lines, load_calibration(files["combination"]), settings.max_page_pixels,
+                  page_lines=page_lines)
 
 
 def run_recorded(settings: Settings, options: Options = Options()) -> dict:

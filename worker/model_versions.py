@@ -2,7 +2,7 @@
 
 `list` shows the registered versions, newest first, and the active one.
 
-`register` stores a candidate's files (any of --digits, --strings, --combination; a role left
+`register` stores a candidate's files (any of --digits, --strings, --strings-pages, --combination; a role left
 out is read with the shipped file) with its evaluation (--metrics FILE.json); `promote ID`
 makes a version the one every worker reads with (taken up as each worker starts its next
 document, no restart); `rollback ID` promotes again a version that was active before; `retire
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("list", help="registered versions, newest first")
     register = commands.add_parser("register", help="store a candidate's files")
     for role, suffix in registry.ROLES.items():
-        register.add_argument(f"--{role}", type=Path, help=f"the {role} file ({suffix})")
+        register.add_argument(f"--{role.replace('_', '-')}", type=Path, help=f"the {role} file ({suffix})")
     register.add_argument("--name", help="a name of its own (unique); default: from its files")
     register.add_argument("--note", help="what it is, in a few words")
     register.add_argument("--metrics", type=Path, help="a JSON file of its evaluation")

@@ -123,11 +123,22 @@ def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
     names = [n for n in names if n and n != "none"]
     readers = [line_reader(n, strings_model) for n in names]
     page_readers = None
-    if page_strings_model and "crnn" in names \
-            and Path(page_strings_model).resolve() != Path(strings_model or DEFAULT_STRINGS_PATH).resolve():
+    if _separate(names, strings_model, page_strings_model):
         page_readers = [line_reader(n, page_strings_model) for n in names]
     return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
                   else UNCALIBRATED, max_pixels, registered, page_readers)
+
+
+def _separate(names: Sequence[str], strings_model: Path | str | None,
+              page_strings_model: Path | str | None) -> bool:
+    """Whether a page's fields have a CRNN of their own: one is named, and is another file."""
+    return bool(page_strings_model) and "crnn" in names and \
+        Path(page_strings_model).resolve() != Path(strings_model or DEFAULT_STRINGS_PATH).resolve()  # type: ignore[arg-type]
+
+
+def has_page_crnn(settings: Settings) -> bool:
+    """Whether these settings read a page's open boxes and combs with a CRNN of their own."""
+    return _separate(settings.reader_names, settings.strings_model_path, settings.page_strings_model_path)
 
 
 @functools.lru_cache(maxsize=4)
@@ -147,19 +158,21 @@ def _registered_reader(settings: Settings, version: Active) -> Reader:
     if missing:  # the shipped readers fall back quietly on a missing calibration: a version does not
         raise FileNotFoundError(f"not in this worker's data directory: {', '.join(missing)}")
     configure_process()
+    from models.strings_reader import CrnnReader
+
     digits, strings = version.path("digits"), version.path("strings")
     recognizer = Recognizer(digits) if digits else get_recognizer(str(settings.model_path))
-    lines: list[LineReader] = []
-    for name in settings.reader_names:
-        if name == "crnn" and strings:
-            from models.strings_reader import CrnnReader
-
-            lines.append(CrnnReader(strings))
-        else:
-            lines.append(line_reader(name, settings.strings_model_path))
-    # A version's own CRNN (trained on the office's reviewed fields, of pages and field images
-    # alike) reads every kind; without one, page fields are read as the shipped readers read them.
-    page_lines = None if strings else reader_for(settings).page_lines
+    lines: list[LineReader] = [CrnnReader(strings) if name == "crnn" and strings
+                               else line_reader(name, settings.strings_model_path)
+                               for name in settings.reader_names]
+    # A page's fields: the version's own page CRNN, else the shipped one; with neither (one CRNN
+    # for every field in these settings), the version's string reader.
+    page_strings = version.path("strings_pages")
+    shipped_pages = reader_for(settings).page_lines
+    page_lines = shipped_pages
+    if page_strings and "crnn" in settings.reader_names:
+        page_lines = tuple(CrnnReader(page_strings) if r.name == "crnn" else r
+                           for r in shipped_pages or lines)
     combination = version.path("combination") or settings.combination_path
     return Reader(recognizer, lines, load_calibration(combination) if lines else UNCALIBRATED,
                   settings.max_page_pixels, version.id, page_lines)

@@ -109,10 +109,12 @@ def test_a_promoted_version_reads_the_next_batches_without_a_restart(service: Se
         assert "registered version" in out and "candidate" in out
         listed = service.client.get("/api/models").get_json()
         assert listed["active"] is None
-        assert [(m["name"], m["status"]) for m in listed["models"]] == [
+        mine = [m for m in listed["models"] if m["name"] in ("candidate", "same-readers")]  # the
+        # database is the session's: other modules' versions (worker.improve's) may be there too
+        assert [(m["name"], m["status"]) for m in mine] == [
             ("candidate", "candidate"), ("same-readers", "candidate")]
-        candidate, same_id = (m["id"] for m in listed["models"])
-        assert listed["models"][0]["metrics"] == json.loads(metrics.read_text())
+        candidate, same_id = (m["id"] for m in mine)
+        assert mine[0]["metrics"] == json.loads(metrics.read_text())
 
         assert post(service, f"/api/models/{same_id}/promote")["status"] == "promoted"
         ids, confidences, attempts = read_batch(service, field_images)
@@ -130,7 +132,8 @@ def test_a_promoted_version_reads_the_next_batches_without_a_restart(service: Se
         assert post(service, f"/api/models/{same_id}/rollback")["status"] == "promoted"
         listed = service.client.get("/api/models").get_json()
         assert listed["active"] == same_id
-        assert {m["id"]: m["status"] for m in listed["models"]} == {candidate: "retired", same_id: "promoted"}
+        assert {m["id"]: m["status"] for m in listed["models"] if m["id"] in (candidate, same_id)} == {
+            candidate: "retired", same_id: "promoted"}
         ids, confidences, attempts = read_batch(service, field_images)
         assert ids == {same_id} and attempts == 1
         assert confidences == pytest.approx(shipped, abs=SAME)

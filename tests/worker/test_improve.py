@@ -21,6 +21,7 @@ from core.schema import Document, ModelVersion
 from synth import documents
 from tests.services import Service, start_service
 from worker import improve, judging
+from worker.export_corrections import reviewed_fields
 
 FIELDS = 40  # reviewed field images: 30 to train on, 10 held out (field id % 4)
 TINY = improve.Options(synthetic=32, repeat=1, epochs=1, regression=12, regression_pages=1,
@@ -107,7 +108,9 @@ def test_a_worse_candidate_is_refused_and_a_better_one_read_with_then_rolled_bac
 def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
         service: Service, digits) -> None:  # type: ignore[no-untyped-def]
     """Reviewed fields of pages give glyphs: with enough of them the glyph classifier is trained
-    too (a few steps here), carried by the candidate, and judged on pages and MNIST."""
+    too (a few steps here), carried by the candidate, and judged on pages and MNIST; their open
+    boxes, cut from their pages as the line readers are shown them, train the page fields' CRNN,
+    the field images reviewed before the field images' one."""
     from synth.pages import make_page
     from synth.scanner import random_style
 
@@ -119,6 +122,12 @@ def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
     for row in service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]:
         confirmed = service.client.patch(f"/api/fields/{row['id']}", json={"value": row["value"]})
         assert confirmed.status_code == 200
+    reviewed = reviewed_fields(service.settings)
+    boxes = [f for f in reviewed if f.kind == "box"]
+    shown = improve.page_lines(service.settings, boxes)
+    assert boxes and len(shown) == len(boxes)  # each found again on its page
+    for (image, value), f in zip(shown, boxes):  # the inside, its lines erased: no wider than the box
+        assert value == f.value and image.shape[0] < f.box[3] and image.shape[1] < f.box[2]
     outcome = improve.improve(service.settings, replace(TINY, min_glyphs=20, glyph_limit=2000, promote=False))
     metrics = outcome.metrics
     assert metrics["glyph_classifier_trained"]
@@ -126,7 +135,7 @@ def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
     assert metrics["regression_pages"]["current"]["fields"] > 0
     with session_scope(service.settings) as session:
         version = session.get(ModelVersion, outcome.version_id)
-        assert set(version.files) == {"digits", "strings", "combination"}
+        assert set(version.files) == {"digits", "strings", "strings_pages", "combination"}
         assert version.status == "candidate"
     assert metrics["decision"] == ("better, not promoted (asked not to)" if judging.promotable(metrics)
                                    else "refused: not better")
