@@ -29,8 +29,9 @@ RUN pip install --upgrade pip \
     && pip install -r requirements.txt
 
 # The project, owned by root and read-only for the service user. It includes the shipped models
-# (models/weights/: the glyph classifier, the string reader and the combination's calibration;
-# PP-OCR's recogniser comes inside the rapidocr wheel installed above) and the form templates.
+# (models/weights/: the glyph classifier, the string readers of field images and of page fields,
+# the combination's calibration; PP-OCR's recogniser comes inside the rapidocr wheel installed
+# above) and the form templates.
 COPY . .
 RUN python -m compileall -q core web worker segmentation models reading \
     && mkdir -p /data /metrics \
