@@ -139,11 +139,11 @@ def cut_alone(reader, images: Sequence[np.ndarray], truths: list[str], name: str
 def held_out_digits(classify: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
     """Isolated digits of writers never trained on, drawn and cut as a page's glyphs are."""
     from segmentation.glyph import to_mnist
-    from synth.hands import draw_strokes, load_unipen, optdigits_bitmaps, writer_part
+    from synth.hands import draw_strokes, load_unipen, optdigits_bitmaps, part_indices
 
     out = []
     unipen = load_unipen()
-    chosen = [i for i, w in enumerate(unipen.writers) if writer_part(w) == "test"]
+    chosen = part_indices(unipen, "test")  # trajectories that lost strokes left out
     glyphs = np.stack([to_mnist(draw_strokes(unipen.strokes(i), DIGIT_HEIGHT, DIGIT_HEIGHT * 0.08))
                        for i in chosen])
     labels = unipen.labels[chosen]
