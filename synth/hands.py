@@ -101,13 +101,20 @@ def lost_strokes(data: Strokes) -> np.ndarray:
     """Which trajectories are not the digit of their label: strokes lost, what is left one
     straight line (LOST_STROKES_SPREAD). No reader could read them right; drawn on a test page
     they are errors of the truth, and in training they teach that a bar may be a 4."""
-    lost = np.zeros(len(data.labels), bool)
-    for i in np.flatnonzero(data.labels != 1):
-        points = data.pts[data.stroke_off[data.digit_off[i]] : data.stroke_off[data.digit_off[i + 1]]]
-        points = points.astype(np.float64) - points.mean(axis=0)
-        spread = np.linalg.svd(points, compute_uv=False) if len(points) > 1 else np.zeros(2)
-        lost[i] = spread[1] < LOST_STROKES_SPREAD * spread[0] or spread[0] == 0
-    return lost
+    # The spreads are the square roots of the eigenvalues of each trajectory's 2×2 covariance,
+    # from sums over its points (all trajectories at once: ~10 ms, against ~0.4 s point by point).
+    starts = data.stroke_off[data.digit_off[:-1]]
+    counts = data.stroke_off[data.digit_off[1:]] - starts
+    x, y = data.pts[:, 0].astype(np.float64), data.pts[:, 1].astype(np.float64)
+    n = np.maximum(counts, 1).astype(np.float64)
+    mean_x, mean_y = np.add.reduceat(x, starts) / n, np.add.reduceat(y, starts) / n
+    var_x = np.add.reduceat(x * x, starts) / n - mean_x**2
+    var_y = np.add.reduceat(y * y, starts) / n - mean_y**2
+    cov = np.add.reduceat(x * y, starts) / n - mean_x * mean_y
+    half_trace, gap = (var_x + var_y) / 2, np.sqrt(((var_x - var_y) / 2) ** 2 + cov**2)
+    greater, lesser = np.sqrt(np.maximum(half_trace + gap, 0)), np.sqrt(np.maximum(half_trace - gap, 0))
+    straight = (lesser < LOST_STROKES_SPREAD * greater) | (greater == 0) | (counts < 2)
+    return straight & (data.labels != 1)
 
 
 def part_indices(data: Strokes, part: str) -> np.ndarray:
