@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MNIST_DIR ?= $(wildcard ../shared/data/mnist)
 export MNIST_DIR
 
-ONNX_MODELS ?=  # which models `make export-onnx` converts (digits, strings); empty: both
+ONNX_MODELS ?=  # which models `make export-onnx` converts (digits, strings, strings_pages); empty: all
 STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the shipped weights had
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)

@@ -176,7 +176,7 @@ def _page_score(page: PageResult) -> float:
         if page.fields else -math.inf
 
 
-def _unturn(box: Box, rotation: int, width: int, height: int) -> Box:
+def unturn_box(box: Box, rotation: int, width: int, height: int) -> Box:
     """A box on the turned page back on the page as given (`np.rot90` by +1 or -1)."""
     x, y, w, h = box
     if rotation == 90:  # turned counter-clockwise: turned (x, y) was (W-1-y, x)
@@ -186,7 +186,7 @@ def _unturn(box: Box, rotation: int, width: int, height: int) -> Box:
 
 def _unturn_field(f: FieldResult, rotation: int, width: int, height: int) -> FieldResult:
     def back(b: Box) -> Box:
-        return _unturn(b, rotation, width, height)
+        return unturn_box(b, rotation, width, height)
 
     digits = tuple(DigitResult(d.value, d.confidence, back(d.box), d.alternatives, d.glyph)
                    for d in f.digits)

@@ -103,14 +103,18 @@ def lost_strokes(data: Strokes) -> np.ndarray:
     they are errors of the truth, and in training they teach that a bar may be a 4."""
     # The spreads are the square roots of the eigenvalues of each trajectory's 2×2 covariance,
     # from sums over its points (all trajectories at once: ~10 ms, against ~0.4 s point by point).
-    starts = data.stroke_off[data.digit_off[:-1]]
-    counts = data.stroke_off[data.digit_off[1:]] - starts
-    x, y = data.pts[:, 0].astype(np.float64), data.pts[:, 1].astype(np.float64)
+    counts = data.stroke_off[data.digit_off[1:]] - data.stroke_off[data.digit_off[:-1]]
+    owner = np.repeat(np.arange(len(counts)), counts)  # the trajectory of each point, in order
+    points = data.pts[data.stroke_off[data.digit_off[0]] : data.stroke_off[data.digit_off[-1]]]
+    x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
     n = np.maximum(counts, 1).astype(np.float64)
-    mean_x, mean_y = np.add.reduceat(x, starts) / n, np.add.reduceat(y, starts) / n
-    var_x = np.add.reduceat(x * x, starts) / n - mean_x**2
-    var_y = np.add.reduceat(y * y, starts) / n - mean_y**2
-    cov = np.add.reduceat(x * y, starts) / n - mean_x * mean_y
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(owner, weights=values, minlength=len(counts)) / n
+
+    mean_x, mean_y = mean(x), mean(y)
+    var_x, var_y = mean(x * x) - mean_x**2, mean(y * y) - mean_y**2
+    cov = mean(x * y) - mean_x * mean_y
     half_trace, gap = (var_x + var_y) / 2, np.sqrt(((var_x - var_y) / 2) ** 2 + cov**2)
     greater, lesser = np.sqrt(np.maximum(half_trace + gap, 0)), np.sqrt(np.maximum(half_trace - gap, 0))
     straight = (lesser < LOST_STROKES_SPREAD * greater) | (greater == 0) | (counts < 2)

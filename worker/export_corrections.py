@@ -40,13 +40,14 @@ class Reviewed:
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # on its page
     page: tuple[str, str, int] = ("", "", 0)  # its document's sha256 and media type, page number
     template: str | None = None  # of its batch
+    rotation: int = 0  # the turn its page was read after (0, 90 or 270: a page on its side)
 
 
 def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Reviewed]:
     """Every reviewed field with a value (not marked unreadable), as whole-string training data
     for the string reader; fields whose page cannot be read again are left out."""
     query = (select(Field.id, Field.x, Field.y, Field.width, Field.height, Field.value, Page.number,
-                    Document.sha256, Document.media_type, Field.kind, Batch.template)
+                    Document.sha256, Document.media_type, Field.kind, Batch.template, Page.rotation)
              .join(Page, Field.page_id == Page.id).join(Document, Field.document_id == Document.id)
              .join(Batch, Field.batch_id == Batch.id)
              .where(Field.status == REVIEWED, Field.unreadable.is_(False), Field.value != "")
@@ -58,7 +59,7 @@ def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Rev
     limits, storage = Limits.of(settings), Storage(settings.originals_dir)
     out: list[Reviewed] = []
     cached: tuple[tuple[str, int], np.ndarray] | None = None  # rows come by field id: mostly by page
-    for field_id, x, y, w, h, value, number, sha256, media_type, kind, template in rows:
+    for field_id, x, y, w, h, value, number, sha256, media_type, kind, template, rotation in rows:
         key = (sha256, number)
         if cached is None or cached[0] != key:
             try:
@@ -69,7 +70,7 @@ def reviewed_fields(settings: Settings, batch_id: str | None = None) -> list[Rev
         crop = pixels[max(0, y) : y + h, max(0, x) : x + w]
         if crop.size:
             out.append(Reviewed(field_id, np.ascontiguousarray(crop), value, kind, (x, y, w, h),
-                                (sha256, media_type, number), template))
+                                (sha256, media_type, number), template, rotation or 0))
     return out
 
 

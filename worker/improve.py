@@ -34,7 +34,7 @@ from core.settings import Settings
 from worker import judging
 from worker.export_corrections import Reviewed, reviewed_fields
 from worker.export_corrections import export as export_glyphs
-from worker.recognition import Reader, reader_of
+from worker.recognition import Reader, has_page_crnn, reader_of
 
 log = logging.getLogger(__name__)
 HELD_OUT_EVERY = 4  # one reviewed field in four is kept out of training, to judge the candidate
@@ -124,28 +124,35 @@ def train_glyphs(settings: Settings, training: list[Reviewed], options: Options,
 
 def page_lines(settings: Settings, fields: Sequence[Reviewed]) -> list[tuple[np.ndarray, str]]:
     """What the line readers are shown of each reviewed field of a page, with its value: its page
-    segmented again and the field found there, its box lines erased (a comb cut to its written
-    cells), as in service; a field not found again is left out."""
+    segmented again, turned as the service read it (a page on its side), and the field found
+    there, its box lines erased (a comb cut to its written cells), as in service; a field not
+    found again is left out."""
     from core.files import Limits, page
     from core.processing import KINDS
     from core.storage import Storage
-    from segmentation.pipeline import segment_fields
+    from segmentation.pipeline import segment_fields, unturn_box
     from segmentation.structure import iou
 
     limits, storage = Limits.of(settings), Storage(settings.originals_dir)
-    by_page: dict[tuple[str, str, int], list[Reviewed]] = {}
+    by_page: dict[tuple[tuple[str, str, int], int], list[Reviewed]] = {}
     for f in fields:
-        by_page.setdefault(f.page, []).append(f)
+        by_page.setdefault((f.page, f.rotation), []).append(f)
     out = []
-    for (sha256, media_type, number), group in by_page.items():
+    for ((sha256, media_type, number), rotation), group in by_page.items():
         try:
-            found, _, _, _ = segment_fields(page(storage.path(sha256), KINDS[media_type], number, limits))
+            pixels = page(storage.path(sha256), KINDS[media_type], number, limits)
+            height, width = pixels.shape[:2]
+            if rotation in (90, 270):  # as pipeline.read_page turns a page lying on its side
+                pixels = np.ascontiguousarray(np.rot90(pixels, 1 if rotation == 90 else -1))
+            found, _, _, _ = segment_fields(pixels)
         except Exception:  # noqa: BLE001 - an original gone or unreadable: its fields are left out
             continue
+        boxes = [unturn_box(c.page_box, rotation, width, height) if rotation in (90, 270) else c.page_box
+                 for c in found]
         for f in group:
-            match = max(found, key=lambda c: iou(c.page_box, f.box), default=None)
-            if match is not None and iou(match.page_box, f.box) >= judging.MATCH_IOU:
-                out.append((match.line_image()[0], f.value))
+            best = max(range(len(found)), key=lambda i: iou(boxes[i], f.box), default=None)
+            if best is not None and iou(boxes[best], f.box) >= judging.MATCH_IOU:
+                out.append((found[best].line_image()[0], f.value))
     return out
 
 
@@ -166,7 +173,6 @@ def train_candidate(settings: Settings, training: list[Reviewed], options: Optio
     from models.strings_reader import DEFAULT_STRINGS_KERAS_PATH
     from models.train_strings import fine_tune, generate
     from reading.lines import line_input
-    from worker.recognition import has_page_crnn
 
     def shown(image: np.ndarray) -> np.ndarray:
         return (line_input(image) * 255).astype(np.uint8)
@@ -224,6 +230,8 @@ def improve(settings: Settings, options: Options = Options(), progress: Progress
         files: dict[str, Path] = {"combination": Path(combination)}
         for role in ("digits", "strings", "strings_pages"):  # trained now, or the active version's
             kept = digits if role == "digits" else strings.get(role)
+            if role == "strings_pages" and "strings" in strings and not has_page_crnn(settings):
+                break  # one CRNN learnt a page's boxes too: it reads them, not an older page CRNN
             kept = kept or (active.path(role) if active else None)
             if kept:
                 files[role] = Path(kept)
@@ -260,7 +268,9 @@ def _reader(settings: Settings, current: Reader, files: dict[str, Path]) -> Read
 
     lines = with_crnn(current.lines, files.get("strings"))
     page_lines = current.page_lines
-    if "strings_pages" in files:
+    if "strings_pages" in files and files["strings_pages"] == files.get("strings"):
+        page_lines = tuple(lines)  # one file (content-addressed): one reader
+    elif "strings_pages" in files:
         page_lines = tuple(with_crnn(current.page_lines or current.lines, files["strings_pages"]))
     recognizer = Recognizer(files["digits"]) if "digits" in files else current.recognizer
     return Reader(recognizer, lines, load_calibration(files["combination"]), settings.max_page_pixels,

@@ -170,7 +170,9 @@ def _registered_reader(settings: Settings, version: Active) -> Reader:
     page_strings = version.path("strings_pages")
     shipped_pages = reader_for(settings).page_lines
     page_lines = shipped_pages
-    if page_strings and "crnn" in settings.reader_names:
+    if page_strings and page_strings == strings:
+        page_lines = tuple(lines)  # one file (content-addressed) for both roles: one reader
+    elif page_strings and "crnn" in settings.reader_names:
         page_lines = tuple(CrnnReader(page_strings) if r.name == "crnn" else r
                            for r in shipped_pages or lines)
     combination = version.path("combination") or settings.combination_path

@@ -25,8 +25,9 @@ ZERO = [[(20, 0), (0, 50), (20, 100), (40, 50), (20, 0)]]
 
 
 def test_a_digit_left_as_one_straight_stroke_has_lost_strokes_but_a_one_has_not() -> None:
-    data = _strokes([(4, FOUR), (4, BAR), (0, SLANTED), (1, BAR), (0, ZERO), (7, [[(5, 5)]])], "ibm/x")
-    assert lost_strokes(data).tolist() == [False, True, True, False, False, True]
+    data = _strokes([(4, FOUR), (4, BAR), (0, SLANTED), (1, BAR), (0, ZERO), (7, [[(5, 5)]]), (5, [])],
+                    "ibm/x")
+    assert lost_strokes(data).tolist() == [False, True, True, False, False, True, True]
 
 
 def test_a_parts_writers_come_without_the_lost_trajectories() -> None:

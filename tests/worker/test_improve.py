@@ -116,7 +116,9 @@ def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
 
     rng = np.random.default_rng(72)
     forms = [make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True)) for _ in range(2)]
-    response = service.upload([(f"form-{i}.png", documents.png_bytes(f.image)) for i, f in enumerate(forms)])
+    side = np.ascontiguousarray(np.rot90(forms[1].image))  # scanned lying on its side
+    response = service.upload([("form-0.png", documents.png_bytes(forms[0].image)),
+                               ("form-side.png", documents.png_bytes(side))])
     batch_id = response.get_json()["id"]
     assert service.wait(batch_id, timeout=300)["status"] == "done"
     for row in service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]:
@@ -124,10 +126,12 @@ def test_the_glyph_classifier_learns_from_reviewed_pages_and_is_judged(
         assert confirmed.status_code == 200
     reviewed = reviewed_fields(service.settings)
     boxes = [f for f in reviewed if f.kind == "box"]
+    assert {f.rotation for f in boxes} == {0, 270}  # the page on its side was read turned back
     shown = improve.page_lines(service.settings, boxes)
-    assert boxes and len(shown) == len(boxes)  # each found again on its page
+    assert boxes and len(shown) == len(boxes)  # each found again on its page, turned as it was read
     for (image, value), f in zip(shown, boxes):  # the inside, its lines erased: no wider than the box
-        assert value == f.value and image.shape[0] < f.box[3] and image.shape[1] < f.box[2]
+        width, height = (f.box[3], f.box[2]) if f.rotation else (f.box[2], f.box[3])
+        assert value == f.value and image.shape[0] < height and image.shape[1] < width
     outcome = improve.improve(service.settings, replace(TINY, min_glyphs=20, glyph_limit=2000, promote=False))
     metrics = outcome.metrics
     assert metrics["glyph_classifier_trained"]

@@ -39,3 +39,22 @@ def test_the_shipped_settings_read_page_fields_with_the_shipped_page_crnn() -> N
     reader = reader_for(settings)
     assert reader.page_lines is not None
     assert Path(reader.page_lines[0].path).name == settings.page_strings_model_path.name
+
+
+def test_a_registered_version_reads_page_fields_with_its_page_crnn(tmp_path: Path) -> None:
+    """Its own page CRNN for a page's fields, the shipped field CRNN for field images; a version
+    whose two CRNN roles are one stored file loads it once and reads every field with it."""
+    from core.models_registry import Active
+    from worker.recognition import reader_of
+
+    settings = Settings.from_env({})
+    stored = tmp_path / "stored.onnx"
+    shutil.copyfile(DEFAULT_STRINGS_PATH, stored)
+    pages_only = reader_of(settings, Active(901, "pages only", (("strings_pages", str(stored)),)))
+    assert pages_only.registered == 901
+    assert Path(pages_only.readers.for_kind("box")[0].path) == stored
+    assert Path(pages_only.readers.for_kind("field")[0].path) == settings.strings_model_path
+    both = reader_of(settings, Active(902, "one file", (("strings", str(stored)),
+                                                         ("strings_pages", str(stored)))))
+    assert both.readers.for_kind("comb")[0] is both.readers.for_kind("field")[0]
+    assert Path(both.lines[0].path) == stored and "pages:" not in both.version
