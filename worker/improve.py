@@ -34,7 +34,7 @@ from core.settings import Settings
 from worker import judging
 from worker.export_corrections import Reviewed, reviewed_fields
 from worker.export_corrections import export as export_glyphs
-from worker.recognition import Reader, has_page_crnn, reader_of
+from worker.recognition import Reader, has_page_crnn, reader_for, reader_of
 
 log = logging.getLogger(__name__)
 HELD_OUT_EVERY = 4  # one reviewed field in four is kept out of training, to judge the candidate
@@ -267,11 +267,14 @@ def _reader(settings: Settings, current: Reader, files: dict[str, Path]) -> Read
         return [CrnnReader(path) if path and r.name == "crnn" else r for r in readers]
 
     lines = with_crnn(current.lines, files.get("strings"))
-    page_lines = current.page_lines
+    # A page's fields as the registered version will read them (`_registered_reader`): its own
+    # page CRNN, else the shipped one; with neither, its string reader (page_lines None).
+    shipped_pages = reader_for(settings).page_lines
+    page_lines = shipped_pages
     if "strings_pages" in files and files["strings_pages"] == files.get("strings"):
         page_lines = tuple(lines)  # one file (content-addressed): one reader
     elif "strings_pages" in files:
-        page_lines = tuple(with_crnn(current.page_lines or current.lines, files["strings_pages"]))
+        page_lines = tuple(with_crnn(shipped_pages or tuple(lines), files["strings_pages"]))
     recognizer = Recognizer(files["digits"]) if "digits" in files else current.recognizer
     return Reader(recognizer, lines, load_calibration(files["combination"]), settings.max_page_pixels,
                   page_lines=page_lines)

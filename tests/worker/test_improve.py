@@ -157,3 +157,30 @@ def test_the_api_queues_a_run_and_shows_its_state(service: Service) -> None:
     assert response.get_json()["status_url"] == "/api/models/improve"
     state = service.client.get("/api/models/improve").get_json()
     assert state["state"] in ("queued", "running", "done", "failed")
+
+
+def test_a_candidate_is_judged_reading_page_fields_as_it_will_be_served(tmp_path: Path) -> None:
+    """With one CRNN in the settings, a candidate whose CRNN learnt a page's boxes too reads them
+    with it, even when the version in use carries a page CRNN of its own; with a page CRNN in
+    the settings, a candidate without one of its own reads them with the shipped one."""
+    import shutil
+
+    from core.models_registry import Active
+    from core.settings import Settings
+    from models.strings_reader import DEFAULT_STRINGS_PATH
+    from worker.recognition import reader_for, reader_of
+
+    old_pages, new_strings = tmp_path / "old-pages.onnx", tmp_path / "new-strings.onnx"
+    for path in (old_pages, new_strings):
+        shutil.copyfile(DEFAULT_STRINGS_PATH, path)
+    one = Settings.from_env({}, page_strings_model_path=DEFAULT_STRINGS_PATH)
+    current = reader_of(one, Active(903, "a page CRNN of its own", (("strings_pages", str(old_pages)),)))
+    assert Path(current.readers.for_kind("box")[0].path) == old_pages
+    candidate = improve._reader(one, current, {"strings": new_strings, "combination": one.combination_path})
+    assert Path(candidate.readers.for_kind("box")[0].path) == new_strings
+    assert candidate.readers.for_kind("comb")[0] is candidate.readers.for_kind("field")[0]
+    two = Settings.from_env({})
+    candidate = improve._reader(two, reader_for(two), {"strings": new_strings,
+                                                       "combination": two.combination_path})
+    assert Path(candidate.readers.for_kind("box")[0].path) == two.page_strings_model_path
+    assert Path(candidate.readers.for_kind("field")[0].path) == new_strings
