@@ -157,8 +157,8 @@ def read_page(image: np.ndarray, classify: Classify | None = None,
     # The boxes stand on end: the page lies on its side. Read it turned both ways and keep
     # the turn the recogniser reads with more confidence.
     turned = []
-    for k, rotation in ((1, 90), (-1, 270)):
-        result, _ = _read(np.ascontiguousarray(np.rot90(image, k)), classify, template, {}, lines,
+    for rotation in (90, 270):
+        result, _ = _read(turn_page(image, rotation), classify, template, {}, lines,
                           calibration)
         turned.append((_page_score(result), rotation, result))
     _, rotation, best = max(turned, key=lambda t: t[0])
@@ -176,8 +176,18 @@ def _page_score(page: PageResult) -> float:
         if page.fields else -math.inf
 
 
+def turn_page(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The page turned as `read_page` reads one lying on its side: by 90° (`np.rot90` by +1) or
+    270° (by -1); any other rotation leaves it as given."""
+    if rotation not in (90, 270):
+        return image
+    return np.ascontiguousarray(np.rot90(image, 1 if rotation == 90 else -1))
+
+
 def unturn_box(box: Box, rotation: int, width: int, height: int) -> Box:
-    """A box on the turned page back on the page as given (`np.rot90` by +1 or -1)."""
+    """A box on the page turned by `turn_page` back on the page as given (rotation 0: as is)."""
+    if rotation not in (90, 270):
+        return box
     x, y, w, h = box
     if rotation == 90:  # turned counter-clockwise: turned (x, y) was (W-1-y, x)
         return (width - y - h, x, h, w)

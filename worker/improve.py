@@ -34,7 +34,7 @@ from core.settings import Settings
 from worker import judging
 from worker.export_corrections import Reviewed, reviewed_fields
 from worker.export_corrections import export as export_glyphs
-from worker.recognition import Reader, has_page_crnn, reader_for, reader_of
+from worker.recognition import Reader, has_page_crnn, reader_of, version_page_lines
 
 log = logging.getLogger(__name__)
 HELD_OUT_EVERY = 4  # one reviewed field in four is kept out of training, to judge the candidate
@@ -130,7 +130,7 @@ def page_lines(settings: Settings, fields: Sequence[Reviewed]) -> list[tuple[np.
     from core.files import Limits, page
     from core.processing import KINDS
     from core.storage import Storage
-    from segmentation.pipeline import segment_fields, unturn_box
+    from segmentation.pipeline import segment_fields, turn_page, unturn_box
     from segmentation.structure import iou
 
     limits, storage = Limits.of(settings), Storage(settings.originals_dir)
@@ -142,13 +142,10 @@ def page_lines(settings: Settings, fields: Sequence[Reviewed]) -> list[tuple[np.
         try:
             pixels = page(storage.path(sha256), KINDS[media_type], number, limits)
             height, width = pixels.shape[:2]
-            if rotation in (90, 270):  # as pipeline.read_page turns a page lying on its side
-                pixels = np.ascontiguousarray(np.rot90(pixels, 1 if rotation == 90 else -1))
-            found, _, _, _ = segment_fields(pixels)
+            found, _, _, _ = segment_fields(turn_page(pixels, rotation))  # as the service read it
         except Exception:  # noqa: BLE001 - an original gone or unreadable: its fields are left out
             continue
-        boxes = [unturn_box(c.page_box, rotation, width, height) if rotation in (90, 270) else c.page_box
-                 for c in found]
+        boxes = [unturn_box(c.page_box, rotation, width, height) for c in found]
         for f in group:
             best = max(range(len(found)), key=lambda i: iou(boxes[i], f.box), default=None)
             if best is not None and iou(boxes[best], f.box) >= judging.MATCH_IOU:
@@ -267,14 +264,7 @@ def _reader(settings: Settings, current: Reader, files: dict[str, Path]) -> Read
         return [CrnnReader(path) if path and r.name == "crnn" else r for r in readers]
 
     lines = with_crnn(current.lines, files.get("strings"))
-    # A page's fields as the registered version will read them (`_registered_reader`): its own
-    # page CRNN, else the shipped one; with neither, its string reader (page_lines None).
-    shipped_pages = reader_for(settings).page_lines
-    page_lines = shipped_pages
-    if "strings_pages" in files and files["strings_pages"] == files.get("strings"):
-        page_lines = tuple(lines)  # one file (content-addressed): one reader
-    elif "strings_pages" in files:
-        page_lines = tuple(with_crnn(shipped_pages or tuple(lines), files["strings_pages"]))
+    page_lines = version_page_lines(settings, lines, files.get("strings"), files.get("strings_pages"))
     recognizer = Recognizer(files["digits"]) if "digits" in files else current.recognizer
     return Reader(recognizer, lines, load_calibration(files["combination"]), settings.max_page_pixels,
                   page_lines=page_lines)

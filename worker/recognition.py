@@ -165,19 +165,26 @@ def _registered_reader(settings: Settings, version: Active) -> Reader:
     lines: list[LineReader] = [CrnnReader(strings) if name == "crnn" and strings
                                else line_reader(name, settings.strings_model_path)
                                for name in settings.reader_names]
-    # A page's fields: the version's own page CRNN, else the shipped one; with neither (one CRNN
-    # for every field in these settings), the version's string reader.
-    page_strings = version.path("strings_pages")
-    shipped_pages = reader_for(settings).page_lines
-    page_lines = shipped_pages
-    if page_strings and page_strings == strings:
-        page_lines = tuple(lines)  # one file (content-addressed) for both roles: one reader
-    elif page_strings and "crnn" in settings.reader_names:
-        page_lines = tuple(CrnnReader(page_strings) if r.name == "crnn" else r
-                           for r in shipped_pages or lines)
+    page_lines = version_page_lines(settings, lines, strings, version.path("strings_pages"))
     combination = version.path("combination") or settings.combination_path
     return Reader(recognizer, lines, load_calibration(combination) if lines else UNCALIBRATED,
                   settings.max_page_pixels, version.id, page_lines)
+
+
+def version_page_lines(settings: Settings, lines: Sequence[LineReader], strings: Path | None,
+                       page_strings: Path | None) -> tuple[LineReader, ...] | None:
+    """The line readers of a page's open boxes and combs for a version whose field readers are
+    `lines` (its string reader `strings`): its own page CRNN, else the shipped one; with neither
+    (one CRNN for every field in these settings), `lines` (None). Registered versions and the
+    candidates judged before registering are both read so."""
+    from models.strings_reader import CrnnReader
+
+    shipped_pages = reader_for(settings).page_lines
+    if not page_strings or "crnn" not in settings.reader_names:
+        return shipped_pages
+    if page_strings == strings:
+        return tuple(lines)  # one file (content-addressed) for both roles: one reader
+    return tuple(CrnnReader(page_strings) if r.name == "crnn" else r for r in shipped_pages or lines)
 
 
 def reader_of(settings: Settings, version: Active | None) -> Reader:
