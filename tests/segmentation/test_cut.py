@@ -73,6 +73,24 @@ def test_bars_lying_under_the_top_line_are_not_erased_with_it(line_grey: int) ->
         assert piece.mask[:3, : piece.width // 2].any(), f"cell {piece.cell}: the bar's left half is gone"
 
 
+def test_a_foot_drawn_on_a_grey_bottom_line_stays_with_its_digit() -> None:
+    """2222 written low, each 2's foot drawn along the cell's bottom line: on a grey box the
+    black pen can be told from the line, and each 2 keeps its foot (without it, a 7)."""
+    page = _comb_page(line_grey=120)
+    foot_y = TOP + CELL_H + 1  # the middle of the 3-px bottom line
+    for cell in range(CELLS):
+        x = LEFT + cell * CELL_W + 3
+        cv2.ellipse(page, (x + 21, TOP + 24), (11, 10), 0, 180, 360, 10, 3)
+        cv2.line(page, (x + 32, TOP + 24), (x + 9, foot_y), 10, 3)
+        cv2.line(page, (x + 9, foot_y), (x + 36, foot_y), 10, 3)
+    page = cv2.GaussianBlur(page, (0, 0), 0.9)
+    pieces = _only_comb_pieces(page)
+    assert [p.cell for p in pieces] == list(range(CELLS))
+    for piece in pieces:
+        bottom = piece.mask[-3:].any(axis=0)
+        assert bottom.sum() >= 0.6 * piece.width, f"cell {piece.cell}: the 2's foot was erased with the line"
+
+
 def _open_box_page() -> np.ndarray:
     """An open box 300 × 72 px (38 × 9 mm at 200 dpi) with a 0 and a 7 in it."""
     page = np.full((240, 460), 245, np.uint8)
