@@ -59,6 +59,8 @@ class Scored:
     truth: str | None
     read: str | None  # None: not detected
     confidence: float = 0.0
+    page: int = -1  # which page of the set (for an error study)
+    readings: tuple[tuple[str, str], ...] = ()  # each reader's own reading, when several read it
 
 
 @dataclass
@@ -117,7 +119,7 @@ def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
     return {"at_thresholds": table, "best": best, "target_error": TARGET_ERROR}
 
 
-def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
+def score_page(truth: list, found: list[FieldResult], page: int = -1) -> list[Scored]:
     used: set[int] = set()
     scored = []
     for t in truth:
@@ -128,12 +130,13 @@ def score_page(truth: list, found: list[FieldResult]) -> list[Scored]:
             if i not in used and overlap >= best_iou:
                 best, best_iou = i, overlap
         if best is None:
-            scored.append(Scored(kind, t.value, None))
+            scored.append(Scored(kind, t.value, None, page=page))
         else:
             used.add(best)
-            scored.append(Scored(kind, t.value, found[best].value, found[best].confidence))
-    scored.extend(Scored("extra", None, f.value, f.confidence) for i, f in enumerate(found)
-                  if i not in used)
+            f = found[best]
+            scored.append(Scored(kind, t.value, f.value, f.confidence, page, f.readings))
+    scored.extend(Scored("extra", None, f.value, f.confidence, page, f.readings)
+                  for i, f in enumerate(found) if i not in used)
     return scored
 
 
@@ -199,7 +202,16 @@ def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[Syn
     return [make_page(digits, rng, style=None if style == "ours" else style) for _ in range(count)]
 
 
-def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # type: ignore[no-untyped-def]
+def most_confident_errors(fields: list[Scored], count: int) -> list[dict]:
+    """The `count` wrong rows (misread, missed, or extra) with the highest confidence: the ones
+    that decide the straight-through share, for an error study."""
+    wrong = [f for f in fields if f.kind == "extra" or f.read != f.truth]
+    wrong.sort(key=lambda f: -f.confidence)
+    return [{"page": f.page, "kind": f.kind, "truth": f.truth, "read": f.read,
+             "confidence": round(f.confidence, 4), "readings": dict(f.readings)} for f in wrong[:count]]
+
+
+def evaluate_style(style: str, pages: list[SyntheticPage], reader, errors: int = 0) -> dict:  # type: ignore[no-untyped-def]
     from core.settings import DEFAULT_REVIEW_THRESHOLD
 
     ours = Tally()
@@ -212,7 +224,7 @@ def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # t
         started = time.perf_counter()
         result = reader.read_page(page.image, None)
         ours.seconds += time.perf_counter() - started
-        scored = score_page(page.fields, list(result.fields))
+        scored = score_page(page.fields, list(result.fields), number - 1)
         ours.fields.extend(scored)
         by_page.append(interval_rows(scored))
         if _a4_at_200_dpi(page):
@@ -223,6 +235,8 @@ def evaluate_style(style: str, pages: list[SyntheticPage], reader) -> dict:  # t
     best_of = best_segment_ms(a4_pages, TIMING_REPEATS)
     report = ours.report(thresholds)
     report["intervals"] = bootstrap(by_page, TARGET_ERROR)  # pages drawn again
+    if errors:
+        report["most_confident_errors"] = most_confident_errors(ours.fields, errors)
     return {"style": style, "pages": len(pages), "ours": report,
             "ours_pages_per_second": len(pages) / ours.seconds,
             "segmentation_ms_a4_200dpi": {
@@ -244,6 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--output", type=Path, default=Path("results/eval.json"))
+    parser.add_argument("--errors", type=int, default=0,
+                        help="print this many wrong fields of each style, most confident first")
     args = parser.parse_args(argv)
 
     from core.settings import Settings
@@ -261,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
         seed = args.seed + STYLES.index(style)
         print(f"generating {args.pages} {style} pages (seed {seed})…", flush=True)
         pages = _pages(style, args.pages, seed, args.mnist_dir)
-        result = evaluate_style(style, pages, reader)
+        result = evaluate_style(style, pages, reader, args.errors)
         result["seed"] = seed
         report["styles"][style] = result
         _print_ours({**result, "model": reader.version})
@@ -316,6 +332,10 @@ def _print_ours(r: dict) -> None:
               f"({seg['pages']} pages); each page's best of {TIMING_REPEATS} more runs: "
               f"{seg[f'mean_best_of_{TIMING_REPEATS}']:.0f} ms mean")
     print(f"pages per second (one process, one thread): {r['ours_pages_per_second']:.2f}")
+    for row in o.get("most_confident_errors", []):
+        readings = ", ".join(f"{k} {v!r}" for k, v in row["readings"].items())
+        print(f"  wrong: page {row['page']} {row['kind']} {row['truth']!r} read {row['read']!r} at "
+              f"{row['confidence']:.4f}" + (f" ({readings})" if readings else ""))
 
 
 def _print_theirs(r: dict) -> None:
