@@ -48,6 +48,9 @@ class LineReader(Protocol):
 
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
+    # A reader that knows letters may also have `read_words(images)`: `read`'s result and, for
+    # each image, whether it holds words rather than a number (`models.ppocr`).
+
 
 PAGE_KINDS = ("box", "comb")  # fields found on a page, read whole when the cut reading is unsure
 
@@ -95,10 +98,12 @@ class Opinion:
 
 @dataclass
 class CtcOpinion(Opinion):
-    """A CTC reader's folded per-frame probabilities (`reading.ctc`)."""
+    """A CTC reader's folded per-frame probabilities (`reading.ctc`); `words`: the reader, which
+    knows letters, read words there rather than a number."""
 
     reader: str
     folded: np.ndarray
+    words: bool = False
     _scores: dict[str, float] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

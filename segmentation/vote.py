@@ -66,13 +66,18 @@ class Placement:
 
 
 def line_opinions(readers: Sequence[LineReader], images: Sequence[np.ndarray]) -> list[list[CtcOpinion]]:
-    """Every reader's opinion of every image (each reader reads the whole list in one call)."""
+    """Every reader's opinion of every image (each reader reads the whole list in one call), with
+    whether it read words there when it can tell (`read_words`)."""
     out: list[list[CtcOpinion]] = [[] for _ in images]
     if not images:
         return out
     for reader in readers:
-        for i, folded in enumerate(reader.read(list(images))):
-            out[i].append(CtcOpinion(reader.name, folded))
+        if hasattr(reader, "read_words"):
+            folded, words = reader.read_words(list(images))
+        else:
+            folded, words = reader.read(list(images)), [False] * len(images)
+        for i, (f, w) in enumerate(zip(folded, words)):
+            out[i].append(CtcOpinion(reader.name, f, w))
     return out
 
 
@@ -97,6 +102,8 @@ def settle(s: Structure, cut: CutReading, opinions: Sequence[Opinion], place: Pl
     lines = [o for o in opinions if isinstance(o, CtcOpinion)]
     value, confidence = combined.value, combined.confidence
     if cut.inked and (value == "" or (cut.unread and value == cut.value)):
+        confidence = min(confidence, UNREAD_INK_CONFIDENCE)
+    if any(o.words for o in lines):  # words written where a number belongs: a person reads it
         confidence = min(confidence, UNREAD_INK_CONFIDENCE)
     if value == cut.value:
         digits = cut.digits

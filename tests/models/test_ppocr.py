@@ -41,6 +41,15 @@ def test_letters_are_never_read_as_digits_by_force(ppocr) -> None:  # type: igno
     assert len(value) <= 1
 
 
+def test_words_are_told_from_numbers(ppocr) -> None:  # type: ignore[no-untyped-def]
+    script = np.full((60, 220), 255, np.uint8)
+    cv2.putText(script, "Oslo", (20, 45), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 30, 2, cv2.LINE_AA)
+    images = [_printed("Smith"), script, _printed("12345"), _printed("25.574.-"), _printed("7")]
+    folded, words = ppocr.read_words(images)
+    assert words == [True, True, False, False, False]
+    assert all(np.array_equal(a, b) for a, b in zip(folded, ppocr.read(images)))
+
+
 def test_a_batch_reads_as_each_field_alone(ppocr) -> None:  # type: ignore[no-untyped-def]
     # fields of other widths beside it (a page's other boxes) change nothing of a field's reading:
     # not its best path, not its probabilities (padded to the widest, they did change)

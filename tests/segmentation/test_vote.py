@@ -91,3 +91,16 @@ def test_ink_the_cut_reader_left_unread_is_read_when_the_line_readers_read_it() 
     assert confidence > UNREAD_INK_CONFIDENCE  # the ink is read now: not held back as unread
     alone = decide(s, cut, [cut_opinion(cut)], place, comb)  # nobody else: the cut's own value
     assert alone[0] == "803" and alone[1] == UNREAD_INK_CONFIDENCE
+
+
+def test_words_a_reader_read_where_a_number_belongs_are_never_a_sure_result() -> None:
+    # "Oslo" in a box: the cut reader and a digits-only reader read 0510 and agree; PP-OCR,
+    # which knows letters, read a word there
+    s, place = _field()
+    cut = _cut("0510")
+    sure = [cut_opinion(cut), CtcOpinion("a", _reads("0510"))]
+    _, agreeing, _, _ = decide(s, cut, [*sure, CtcOpinion("b", _reads("0510"))], place, CALIBRATION)
+    value, confidence, _, _ = decide(s, cut, [*sure, CtcOpinion("b", _reads("0510"), words=True)],
+                                     place, CALIBRATION)
+    assert agreeing > 0.9
+    assert value == "0510" and confidence <= UNREAD_INK_CONFIDENCE

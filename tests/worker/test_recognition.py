@@ -6,8 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from core.settings import Settings
 from models.strings_reader import DEFAULT_STRINGS_PATH
+from segmentation.vote import UNREAD_INK_CONFIDENCE
 from worker.recognition import get_reader, reader_for
 
 
@@ -58,3 +62,21 @@ def test_a_registered_version_reads_page_fields_with_its_page_crnn(tmp_path: Pat
                                                          ("strings_pages", str(stored)))))
     assert both.readers.for_kind("comb")[0] is both.readers.for_kind("field")[0]
     assert Path(both.lines[0].path) == stored and "pages:" not in both.version
+
+
+def test_a_field_image_holding_words_goes_to_review_and_a_number_does_not() -> None:
+    """Uploaded as layout=field with the shipped readers: a cheque amount written as words is
+    not forced into a sure number; the same written in digits is read."""
+    reader = reader_for(Settings.from_env({}))
+
+    def written(text: str) -> np.ndarray:
+        image = np.full((70, 260), 250, np.uint8)
+        cv2.putText(image, text, (15, 50), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.5, 20, 3, cv2.LINE_AA)
+        return image
+
+    # letters shaped like digits: before PP-OCR was asked about letters, "loo" read 100 at 0.98
+    for text in ("loo", "Oslo", "Sasha"):
+        field = reader.read_field(written(text)).fields[0]
+        assert field.confidence <= UNREAD_INK_CONFIDENCE, (text, field.value, field.confidence)
+    number = reader.read_field(written("3250")).fields[0]
+    assert number.value == "3250" and number.confidence > 0.5
