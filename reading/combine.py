@@ -49,7 +49,8 @@ class LineReader(Protocol):
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
     # A reader that knows letters may also have `read_words(images)`: `read`'s result and, for
-    # each image, whether it holds words rather than a number (`models.ppocr`).
+    # each image, whether it holds words rather than a number (`models.ppocr`), and
+    # `are_words(images)`: that alone, more cheaply, for fields no reading is wanted of.
 
 
 PAGE_KINDS = ("box", "comb")  # fields found on a page, read whole when the cut reading is unsure

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reading.combine import Calibrations, LineReader, LineReaders, Opinion
+from reading.combine import Calibrations, CtcOpinion, LineReader, LineReaders, Opinion
 from reading.rules import Rule
 from segmentation import cut, ruled, split, vote
 from segmentation.fields import MARGIN, cut_to_ink, field_structure, inside_image
@@ -64,6 +64,15 @@ LINES_BELOW = 0.95
 # exact; our own style 94.3% -> 95.1%. Cut to their ink the CRNN read 76% of hard combs
 # alone, 66% read at the comb's whole width (its empty cells a long blank).
 COMBS_BELOW = LINES_BELOW
+# On a page where a line reader read words in a field (letter boxes: a name, a city), every
+# box or comb the cut reading is sure of, holding at least this many glyphs, is also shown to a
+# line reader that knows letters (PP-OCR's `are_words`): letters shaped like digits cut into
+# glyphs the classifier is sure of ("Oslo" in a box read 0510 at 0.991, "ZOO" in a comb 200
+# at 0.992: 9 of 60 word fields on drawn pages came out sure). A field that is words is then
+# read whole, and words cap its confidence (`vote.settle`). Only on such pages: on every page
+# it cost 60-90 ms a page (reading 1.6-1.9x the time of the code of 2026-11-25, where issue 12
+# allows 1.5x). Two: `models.ppocr.WORD_LETTERS`, the fewest letters that make words.
+WORD_CHECK_GLYPHS = 2
 
 
 @dataclass
@@ -223,7 +232,8 @@ def field_opinions(fields: list[CutField], classify: Classify | None,
     """Every field read: glyphs by the classifier (in one batch); undrawn fields, and open
     boxes and combs whose cut reading is unsure (LINES_BELOW, COMBS_BELOW; combs only when
     `calibration` fits them, always without a calibration: read for fitting one), also whole
-    by the line readers of their kind (`LineReaders`; each reader in one batch). Where the calibration gives
+    by the line readers of their kind (`LineReaders`; each reader in one batch); where they read
+    words, the sure ones too if they are words (WORD_CHECK_GLYPHS). Where the calibration gives
     the glyph classifier no weight for a kind read whole, its glyphs are not read at all (on
     cheque amounts its split search cost ~150 ms a field for nothing)."""
     timings = {} if timings is None else timings
@@ -239,21 +249,48 @@ def field_opinions(fields: list[CutField], classify: Classify | None,
     whole = [i for i, f in enumerate(fields)
              if f.kind == "field" or (f.kind == "box" and cuts[i].confidence < LINES_BELOW)
              or (f.kind == "comb" and combs and cuts[i].confidence < COMBS_BELOW)] if lines else []
+    readers = LineReaders.of(lines)
+    started = time.perf_counter()
+    _read_whole(fields, whole, cuts, readers, unheard, out)
+    if any(o.words for r in out for o in r.opinions if isinstance(o, CtcOpinion)):
+        already = set(whole)
+        sure = [i for i, f in enumerate(fields) if i not in already and (f.kind == "box" or
+                (f.kind == "comb" and combs)) and len(cuts[i].digits) >= WORD_CHECK_GLYPHS]
+        _read_whole(fields, _words(fields, sure, readers), cuts, readers, unheard, out)
     if whole:
-        started = time.perf_counter()
-        readers = LineReaders.of(lines)
-        groups: dict[tuple[int, ...], tuple[tuple[LineReader, ...], list[int]]] = {}
-        for i in whole:
-            kind_readers = readers.for_kind(fields[i].kind)
-            groups.setdefault(tuple(map(id, kind_readers)), (kind_readers, []))[1].append(i)
-        for group_readers, group in groups.values():
-            seen = [fields[i].line_image() for i in group]
-            said = vote.line_opinions(group_readers, [image for image, _ in seen])
-            for i, (_, place), opinion in zip(group, seen, said):
-                cut = () if fields[i].kind in unheard else (vote.cut_opinion(cuts[i]),)
-                out[i] = Opinions(cuts[i], (*cut, *opinion), place)
         timings["read_lines"] = time.perf_counter() - started
     return out
+
+
+def _read_whole(fields: list[CutField], whole: list[int], cuts: list[vote.CutReading],
+                readers: LineReaders, unheard: set[str], out: list[Opinions]) -> None:
+    """The fields of `whole` read by the line readers of their kind, each reader reading its
+    fields in one call; their opinions (the cut reader's first, unless unheard) into `out`."""
+    groups: dict[tuple[int, ...], tuple[tuple[LineReader, ...], list[int]]] = {}
+    for i in whole:
+        kind_readers = readers.for_kind(fields[i].kind)
+        groups.setdefault(tuple(map(id, kind_readers)), (kind_readers, []))[1].append(i)
+    for group_readers, group in groups.values():
+        seen = [fields[i].line_image() for i in group]
+        said = vote.line_opinions(group_readers, [image for image, _ in seen])
+        for i, (_, place), opinion in zip(group, seen, said):
+            cut = () if fields[i].kind in unheard else (vote.cut_opinion(cuts[i]),)
+            out[i] = Opinions(cuts[i], (*cut, *opinion), place)
+
+
+def _words(fields: list[CutField], indices: list[int], readers: LineReaders) -> list[int]:
+    """Those of `indices` whose field a line reader of its kind that knows letters reads as
+    words (WORD_CHECK_GLYPHS); each such reader reads its fields in one call."""
+    groups: dict[int, tuple[LineReader, list[int]]] = {}
+    for i in indices:
+        knowing = [r for r in readers.for_kind(fields[i].kind) if hasattr(r, "are_words")]
+        if knowing:
+            groups.setdefault(id(knowing[0]), (knowing[0], []))[1].append(i)
+    flagged: list[int] = []
+    for reader, group in groups.values():
+        words = reader.are_words([fields[i].line_image()[0] for i in group])  # type: ignore[attr-defined]
+        flagged.extend(i for i, w in zip(group, words) if w)
+    return flagged
 
 
 def _uncut(f: CutField) -> vote.CutReading:

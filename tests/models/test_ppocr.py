@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from models.ppocr import WORDS_SQUEEZE
 from reading import ctc
 
 
@@ -48,6 +49,9 @@ def test_words_are_told_from_numbers(ppocr) -> None:  # type: ignore[no-untyped-
     folded, words = ppocr.read_words(images)
     assert words == [True, True, False, False, False]
     assert all(np.array_equal(a, b) for a, b in zip(folded, ppocr.read(images)))
+    # told as well from a squeezed reading, which costs less: its input is narrower
+    assert ppocr.are_words(images) == words
+    assert ppocr._input(script, WORDS_SQUEEZE).shape[1] < ppocr._input(script).shape[1]
 
 
 def test_a_batch_reads_as_each_field_alone(ppocr) -> None:  # type: ignore[no-untyped-def]

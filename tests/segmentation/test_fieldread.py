@@ -1,5 +1,6 @@
 """Which fields the line readers are given: field images always, open boxes only when the cut
-reading is unsure, comb fields when unsure and the calibration fits combs."""
+reading is unsure, comb fields when unsure and the calibration fits combs; sure ones of several
+glyphs to a reader that knows letters, to tell words."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reading.combine import DEFAULT_CALIBRATION, Calibrations, LineReaders
-from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, field_opinions, undrawn_field
+from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, WORD_CHECK_GLYPHS, field_opinions, undrawn_field
 from segmentation.pipeline import segment_fields
 from synth.pages import make_page
 from synth.scanner import random_style
@@ -102,3 +103,47 @@ def test_page_fields_go_to_the_page_readers_and_field_images_to_the_field_reader
     assert len(one.seen) == len(whole) == sum(bool(r.opinions) for r in read)
     assert LineReaders.of((one,)).for_kind("comb") == (one,)
     assert LineReaders((one,), (for_pages,)).for_kind("field") == (one,)
+
+
+class LetteredReader(CountingReader):
+    """A line reader that knows letters and calls everything it is shown words, or nothing."""
+
+    def __init__(self, words: bool) -> None:
+        super().__init__()
+        self.words = words
+
+    def read_words(self, images: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[bool]]:
+        return self.read(images), [self.words] * len(images)
+
+    def are_words(self, images: Sequence[np.ndarray]) -> list[bool]:
+        return self.read_words(images)[1]
+
+
+def test_where_words_were_read_sure_fields_are_asked_whether_they_are_words(digits, classify) -> None:  # type: ignore[no-untyped-def]
+    """On pages where a reader that knows letters read words in an unsure field, each sure box
+    or comb of two glyphs or more is asked whether it holds words too; one that does is read
+    whole like an unsure one. Where it read no words, or knows no letters, sure fields are not
+    shown to it."""
+    rng = np.random.default_rng(17)
+    pages = [make_page(digits, rng, kind, random_style(rng, dpi=200)) for kind in ("form", "order", "cheque")]
+    calibration = Calibrations({kind: DEFAULT_CALIBRATION for kind in ("box", "comb", "field")})
+
+    def found() -> list:  # type: ignore[type-arg]
+        return [f for p in pages for f in segment_fields(p.image)[0]]
+
+    plain = CountingReader()
+    read = field_opinions(found(), classify, (plain,), calibration=calibration)
+    unsure = [i for i, r in enumerate(read) if r.opinions]
+    several = [i for i, r in enumerate(read) if not r.opinions and r.cut.confidence >= LINES_BELOW
+               and len(r.cut.digits) >= WORD_CHECK_GLYPHS]
+    single = [i for i, r in enumerate(read) if not r.opinions and len(r.cut.digits) < WORD_CHECK_GLYPHS]
+    assert several and single and len(plain.seen) == len(unsure)
+
+    lettered = LetteredReader(words=True)
+    read = field_opinions(found(), classify, (lettered,), calibration=calibration)
+    assert [i for i, r in enumerate(read) if r.opinions] == sorted(unsure + several)
+    assert len(lettered.seen) == len(unsure) + 2 * len(several)  # asked, then read whole
+
+    no_words = LetteredReader(words=False)
+    read = field_opinions(found(), classify, (no_words,), calibration=calibration)
+    assert [i for i, r in enumerate(read) if r.opinions] == unsure and len(no_words.seen) == len(unsure)

@@ -80,3 +80,33 @@ def test_a_field_image_holding_words_goes_to_review_and_a_number_does_not() -> N
         assert field.confidence <= UNREAD_INK_CONFIDENCE, (text, field.value, field.confidence)
     number = reader.read_field(written("3250")).fields[0]
     assert number.value == "3250" and number.confidence > 0.5
+
+
+def test_words_in_a_page_s_boxes_and_combs_go_to_review_and_numbers_do_not() -> None:
+    """A form's open boxes and combs, drawn in code, holding words: a name with letters no
+    digit looks like, and words made of letters shaped like digits. Before PP-OCR was asked
+    about sure fields on such a page, "Oslo" in a box read 0510 at 0.99 and "ZOO" in a comb 200
+    at 0.99. Numbers beside them are still read sure."""
+    reader = reader_for(Settings.from_env({}))
+    page = np.full((1080, 1240), 250, np.uint8)
+    boxed = {(80, 80): "Oslo", (640, 80): "3250", (80, 260): "Sol", (640, 260): "861", (80, 820): "Hannah"}
+    for (x, y), text in boxed.items():
+        cv2.rectangle(page, (x, y), (x + 420, y + 90), 0, 2)
+        cv2.putText(page, text, (x + 30, y + 65), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 25, 3, cv2.LINE_AA)
+    combed = {(80, 460): "ZOO", (640, 460): "4719", (80, 640): "SD", (640, 640): "50"}
+    for (x, y), text in combed.items():
+        cv2.rectangle(page, (x, y), (x + 400, y + 60), 0, 2)
+        for j in range(1, 8):
+            cv2.line(page, (x + 50 * j, y), (x + 50 * j, y + 60), 0, 2)
+        for j, char in enumerate(text):
+            cv2.putText(page, char, (x + 50 * j + 12, y + 46), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 25, 3,
+                        cv2.LINE_AA)
+    fields = reader.read_page(page, None).fields
+    written = {**boxed, **combed}
+    assert len(fields) == len(written)
+    for f in fields:
+        text = written[min(written, key=lambda xy: abs(xy[0] - f.box[0]) + abs(xy[1] - f.box[1]))]
+        if text.isdigit():
+            assert f.value == text and f.confidence > 0.9, (text, f.value, f.confidence)
+        else:
+            assert f.confidence <= UNREAD_INK_CONFIDENCE, (text, f.value, f.confidence)
