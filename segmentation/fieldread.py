@@ -28,8 +28,12 @@ EMPTY_FIELD_CONFIDENCE = 0.995
 # ... but only when the field holds no more ink than this share of its inside (its lines
 # erased, cut.WEAK_INK): on 120 pages of both eval styles, truly empty fields held at most
 # 0.06%; three to five lines of small, thin handwriting in a box, 1.8-2.8%, every mark of
-# it dropped as a speck (a NIST form's paragraph box had been reported empty at 0.995).
+# it dropped as a speck (a NIST form's paragraph box had been reported empty at 0.995). The
+# same holds where WRITING_MARKS marks or more were kept but none is as tall as a digit, none
+# read as one (two lines of writing in a tall box, 3.4%, had been read as empty at 0.969);
+# fewer marks are a dash or a blot in an empty field (a dash in a small box: 0.6%), trusted.
 EMPTY_INK_SHARE = 0.005
+WRITING_MARKS = 3
 # Digits read less surely than this are read again, shifted a pixel each way (_reread_unsure).
 # Measured on the eval pages (seeds 20261124 and 99): at 0.9, comb fields 96.45% -> 96.92% and
 # 96.06% -> 96.31% right; 0.97 reads the same values and ranks the confidences better (89.2%
@@ -205,11 +209,16 @@ def _cut_reading(f: CutField, probs: dict[int, np.ndarray]) -> vote.CutReading:
         digits.append(digit)
         rows.append(p[:10] / max(float(p[:10].sum()), 1e-12))
         confidence *= digit.confidence
-    inked = any(piece.height >= DIGIT_OF_BOX * s.inside_height for piece in f.pieces)
+    # ink as tall as a digit; or more ink than an empty field holds, where nothing but specks
+    # was cut or the field holds several marks (ink components, before any split): writing
+    # too small to be digits
+    inked = any(piece.height >= DIGIT_OF_BOX * s.inside_height for piece in f.pieces) or (
+        (not f.pieces or len(cut.ink_components(s)[1]) >= WRITING_MARKS)
+        and cut.ink_share(s) > EMPTY_INK_SHARE)
     if not f.pieces:  # nothing to read: sure it is empty, unless ink was left unread
         confidence = EMPTY_FIELD_CONFIDENCE
-        unread = inked = cut.ink_share(s) > EMPTY_INK_SHARE
-    if unread:
+        unread = inked
+    if unread or (inked and not digits):  # read as empty, yet it holds writing
         confidence = min(confidence, UNREAD_INK_CONFIDENCE)
     return vote.CutReading(tuple(digits), np.array(rows).reshape(-1, 10), float(confidence),
                            f.segmentation_confidence, unread, inked, tuple(optional))

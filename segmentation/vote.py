@@ -46,7 +46,7 @@ class CutReading:
     confidence: float  # its own probability that the whole value is right
     segmentation: float  # how sure the cut itself is (touching digits split)
     unread: bool  # ink as tall as a digit was read as no digit and left out
-    inked: bool  # the field holds ink as tall as a digit
+    inked: bool  # the field holds ink as tall as a digit, or more than an empty field holds
     # each such piece: (kept digits before it, its probabilities of 0-9, probability it is one)
     optional: tuple[tuple[int, np.ndarray, float], ...] = ()
 
