@@ -331,7 +331,7 @@ LAYOUTS = {"form": (210, 297, draw_form), "cheque": (180, 80, draw_cheque),
 
 # --- composing and degrading -----------------------------------------------------------------
 
-def _compose(c: Canvas) -> np.ndarray:
+def compose(c: Canvas) -> np.ndarray:
     """Multiply the ink layers onto the paper: float32 H×W×3 RGB in 0..1."""
     s = c.style
     page = np.empty((c.height, c.width, 3), np.float32)
@@ -382,6 +382,6 @@ def make_page(digits: DigitSource, rng: np.random.Generator, kind: str | None = 
     draw(canvas)
     canvas.add_blots(style.blots)
     canvas.add_specks(style.specks)
-    page = _compose(canvas)
+    page = compose(canvas)
     page, fields = _skew(page, canvas.fields, style.skew_deg, style.paper_rgb)
     return SyntheticPage(degrade(page, style, rng), fields, kind, style)
