@@ -37,8 +37,9 @@ test: install-dev  ## lint, then the whole test suite (real PostgreSQL and Redis
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: install  ## segmentation + recognition on generated pages (two styles), beside Tesseract
+eval: install  ## segmentation + recognition on generated pages (two styles), beside Tesseract; sample forms
 	$(PY) -m evaluation.pages
+	$(PY) -m evaluation.forms
 
 eval-real: install  ## real cheque amounts (layout=field) and held-out writers
 	$(PY) -m evaluation.real

@@ -1,0 +1,94 @@
+"""`make eval`'s sample forms: handwriting sample forms after NIST's (`synth.sample_form`) read
+by the shipped readers. Prints how many digit boxes are found and read exactly, whether a
+printed string to copy was read into a field, and how many boxes of writing (words, the
+alphabet, a paragraph) came out as sure digit fields: none should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segmentation.results import FieldResult
+from synth.sample_form import SampleForm
+
+FORMS_SEED = 20261206  # never a seed the forms were looked at with while building the checks
+NEAR_PX = 30  # a field found this close (x + y of the top-left corners) to a drawn box is it
+
+
+@dataclass
+class FormTally:
+    """What the reading of sample forms came to."""
+
+    digit_boxes: int = 0
+    found: int = 0
+    exact: int = 0
+    longer: int = 0  # read with more digits than written: something printed or a line read in
+    writing_boxes: int = 0
+    writing_found: int = 0
+    writing_sure: int = 0  # at or above the review threshold
+    writing_most_sure: float = 0.0
+
+    def add(self, form: SampleForm, fields: Sequence[FieldResult], threshold: float) -> None:
+        for truth in form.page.fields:
+            read = _near(truth.box, fields)
+            self.digit_boxes += 1
+            if read is not None:
+                self.found += 1
+                self.exact += read.value == truth.value
+                self.longer += len(read.value) > len(truth.value)
+        for box in form.writing:
+            read = _near(box, fields)
+            self.writing_boxes += 1
+            if read is not None:
+                self.writing_found += 1
+                self.writing_sure += read.confidence >= threshold
+                self.writing_most_sure = max(self.writing_most_sure, read.confidence)
+
+
+def _near(box: tuple[int, int, int, int], fields: Sequence[FieldResult]) -> FieldResult | None:
+    close = [f for f in fields if abs(f.box[0] - box[0]) + abs(f.box[1] - box[1]) < NEAR_PX]
+    return close[0] if close else None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.forms", description=__doc__.splitlines()[0])
+    parser.add_argument("--forms", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=FORMS_SEED)
+    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--output", type=Path, default=Path("results/eval_forms.json"))
+    args = parser.parse_args(argv)
+
+    from core.settings import Settings
+    from synth import test_digits
+    from synth.sample_form import make_sample_form
+    from worker.recognition import reader_for
+
+    settings = Settings.from_env()
+    reader = reader_for(settings)
+    digits = test_digits(args.mnist_dir)
+    rng = np.random.default_rng(args.seed)
+    tally = FormTally()
+    for _ in range(args.forms):
+        form = make_sample_form(digits, rng)
+        tally.add(form, reader.read_page(form.page.image, None).fields, settings.review_threshold)
+    t = tally
+    print(f"== sample forms ({reader.version}), {args.forms} forms, seed {args.seed} ==")
+    print(f"digit boxes: {t.found} of {t.digit_boxes} found, {t.exact} read exactly "
+          f"({t.exact / max(t.digit_boxes, 1):.2%}), {t.longer} read with more digits than written")
+    print(f"boxes of writing: {t.writing_found} of {t.writing_boxes} found, {t.writing_sure} at or above "
+          f"the review threshold {settings.review_threshold} (the surest at {t.writing_most_sure:.3f})")
+    report = {"seed": args.seed, "forms": args.forms, "model": reader.version, **vars(t)}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"written to {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
