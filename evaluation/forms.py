@@ -7,13 +7,13 @@ alphabet, a paragraph) came out as sure digit fields: none should.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from evaluation import write_report
 from segmentation.results import FieldResult
 from synth.sample_form import SampleForm
 
@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"boxes of writing: {t.writing_found} of {t.writing_boxes} found, {t.writing_sure} at or above "
           f"the review threshold {settings.review_threshold} (the surest at {t.writing_most_sure:.3f})")
     report = {"seed": args.seed, "forms": args.forms, "model": reader.version, **vars(t)}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(f"written to {args.output}")
+    write_report(report, args.output)
     return report
 
 

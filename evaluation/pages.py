@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from evaluation import write_report
 from evaluation.intervals import bootstrap, describe, lowest_threshold
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
@@ -283,9 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
         _print_ours({**result, "model": reader.version})
         if style == "ours" and not args.no_tesseract:
             _tesseract(pages, result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(f"written to {args.output}")
+    write_report(report, args.output)
     return report
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from evaluation import write_report
 from evaluation.intervals import bootstrap, describe
 from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance, interval_rows
 from synth import test_writers_numbers
@@ -236,9 +237,8 @@ def main(argv: list[str] | None = None) -> dict:
         row = through_service(reader, images, truths, "this service (all readers)").report()
         print_row(row)
         report["held_out_fields"] = row
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {args.output}")
+    print()
+    write_report(report, args.output)
     return report
 
 

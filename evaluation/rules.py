@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from evaluation import write_report
 from evaluation.pages import Scored, auto_accept, style_digits
 from segmentation.pipeline import FieldResult
 from segmentation.structure import iou
@@ -155,9 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["seed"] = seed
         report["styles"][style] = result
         _print(style, result, DEFAULT_REVIEW_THRESHOLD)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(f"written to {args.output}")
+    write_report(report, args.output)
     return report
 
 

@@ -111,17 +111,3 @@ def test_words_in_a_page_s_boxes_and_combs_go_to_review_and_numbers_do_not() -> 
         else:
             assert f.confidence <= UNREAD_INK_CONFIDENCE, (text, f.value, f.confidence)
 
-
-def test_a_form_s_paragraph_box_is_never_a_sure_empty_field() -> None:
-    """A tall box holding two lines of writing (a form's paragraph box), read with the shipped
-    readers: its marks are too small to be digits in such a box and the line readers, shown the
-    whole box, read nothing; it goes to review, not out as a sure empty field."""
-    reader = reader_for(Settings.from_env({}))
-    page = np.full((1400, 2400), 250, np.uint8)
-    cv2.rectangle(page, (170, 500), (2350, 970), 0, 4)
-    lines = ("We the People of the United States,", "in Order to form a more perfect Union")
-    for k, words in enumerate(lines):
-        cv2.putText(page, words, (200, 620 + 110 * k), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.2, 0, 5,
-                    cv2.LINE_AA)
-    fields = reader.read_page(page, None).fields
-    assert len(fields) == 1 and fields[0].confidence <= UNREAD_INK_CONFIDENCE, fields
