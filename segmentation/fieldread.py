@@ -33,7 +33,7 @@ EMPTY_FIELD_CONFIDENCE = 0.995
 # read as one (two lines of writing in a tall box, 3.4%, had been read as empty at 0.969);
 # fewer marks are a dash or a blot in an empty field (a dash in a small box: 0.6%), trusted.
 EMPTY_INK_SHARE = 0.005
-WRITING_MARKS = 3
+WRITING_MARKS = 3  # ink components that make writing rather than a dash or a blot (above)
 # Digits read less surely than this are read again, shifted a pixel each way (_reread_unsure).
 # Measured on the eval pages (seeds 20261124 and 99): at 0.9, comb fields 96.45% -> 96.92% and
 # 96.06% -> 96.31% right; 0.97 reads the same values and ranks the confidences better (89.2%
