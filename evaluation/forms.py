@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from evaluation import write_report
+from evaluation.pages import MATCH_IOU, score_page
 from segmentation.results import FieldResult
+from segmentation.structure import iou
 from synth.sample_form import SampleForm
 
 FORMS_SEED = 20261206  # never a seed the forms were looked at with while building the checks
-NEAR_PX = 30  # a field found this close (x + y of the top-left corners) to a drawn box is it
 
 
 @dataclass
@@ -35,25 +36,22 @@ class FormTally:
     writing_most_sure: float = 0.0
 
     def add(self, form: SampleForm, fields: Sequence[FieldResult], threshold: float) -> None:
-        for truth in form.page.fields:
-            read = _near(truth.box, fields)
+        """One form's fields, matched to its drawn boxes as `make eval` matches its pages'."""
+        for row in score_page(form.page.fields, list(fields)):
+            if row.kind == "extra":
+                continue
             self.digit_boxes += 1
-            if read is not None:
+            if row.read is not None:
                 self.found += 1
-                self.exact += read.value == truth.value
-                self.longer += len(read.value) > len(truth.value)
+                self.exact += row.read == row.truth
+                self.longer += len(row.read) > len(row.truth)
         for box in form.writing:
-            read = _near(box, fields)
+            read = max(fields, key=lambda f: iou(box, f.box), default=None)
             self.writing_boxes += 1
-            if read is not None:
+            if read is not None and iou(box, read.box) >= MATCH_IOU:
                 self.writing_found += 1
                 self.writing_sure += read.confidence >= threshold
                 self.writing_most_sure = max(self.writing_most_sure, read.confidence)
-
-
-def _near(box: tuple[int, int, int, int], fields: Sequence[FieldResult]) -> FieldResult | None:
-    close = [f for f in fields if abs(f.box[0] - box[0]) + abs(f.box[1] - box[1]) < NEAR_PX]
-    return close[0] if close else None
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -90,10 +90,14 @@ class PpOcrReader:
         resized = cv2.resize(g, (width, INPUT_HEIGHT), interpolation=interpolation)
         return resized.astype(np.float32) / 127.5 - 1.0
 
-    def _run(self, inputs: list[np.ndarray], group: list[int]) -> np.ndarray:
-        batch = np.stack([inputs[i][None].repeat(3, axis=0) for i in group])
-        with self._lock:
-            return self.session.run(None, {"x": batch})[0]
+    def _outputs(self, inputs: list[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """Each input's index and its (T, classes) probabilities, inputs of one width sharing a
+        call (`reading.lines.same_width_groups`: each reads as it reads alone)."""
+        for group in same_width_groups([x.shape[1] for x in inputs], BATCH):
+            batch = np.stack([inputs[i][None].repeat(3, axis=0) for i in group])
+            with self._lock:
+                probs = self.session.run(None, {"x": batch})[0]
+            yield from zip(group, probs)
 
     def read(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """(T, 11) folded probabilities per image (digits 0-9, then filler); images of one width
@@ -109,12 +113,10 @@ class PpOcrReader:
         out: list[np.ndarray | None] = [None] * len(inputs)
         words = [False] * len(inputs)
         kept_digits = list(range(1, 11))  # the digits' columns among `keep`
-        for group in same_width_groups([x.shape[1] for x in inputs], BATCH):
-            probs = self._run(inputs, group)
-            for row, i in enumerate(group):
-                kept = probs[row][:, self.keep]
-                out[i] = fold(kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-30), kept_digits)
-                words[i] = self._is_words(probs[row])
+        for i, probs in self._outputs(inputs):
+            kept = probs[:, self.keep]
+            out[i] = fold(kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-30), kept_digits)
+            words[i] = self._is_words(probs)
         return [o for o in out if o is not None], words
 
     def are_words(self, images: Sequence[np.ndarray]) -> list[bool]:
@@ -122,10 +124,8 @@ class PpOcrReader:
         squeezed (WORDS_SQUEEZE) at about half its cost: for fields no reading is wanted of."""
         inputs = [self._input(image, WORDS_SQUEEZE) for image in images]
         words = [False] * len(inputs)
-        for group in same_width_groups([x.shape[1] for x in inputs], BATCH):
-            probs = self._run(inputs, group)
-            for row, i in enumerate(group):
-                words[i] = self._is_words(probs[row])
+        for i, probs in self._outputs(inputs):
+            words[i] = self._is_words(probs)
         return words
 
     def _is_words(self, probs: np.ndarray) -> bool:
