@@ -49,11 +49,17 @@ def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: floa
     busy = sum(entry["seconds"] for entry in logged.values())
     span = max(finishes) - min(starts) if starts and finishes else 0.0
 
-    def per_page(key: str) -> float | None:
-        if any(key not in e for e in logged.values()):
+    def per_page(key: str, names: set[str] | None = None) -> float | None:
+        entries = [e for name, e in logged.items() if names is None or name in names]
+        if not entries or any(key not in e for e in entries):
             return None
-        pages_logged = sum(e["pages"] for e in logged.values())
-        return round(sum(e[key] for e in logged.values()) / max(1, pages_logged), 1)
+        pages_logged = sum(e["pages"] for e in entries)
+        return round(sum(e[key] for e in entries) / max(1, pages_logged), 1)
+
+    # documents a worker took while the upload still ran share the machine with the web process
+    # receiving it (and, in `make bench`, with the client sending it)
+    upload_ended = started_wall + upload_s
+    during = {r.name for r in rows if r.started_at and _utc(r.started_at) < upload_ended}
 
     return {
         "upload_seconds": round(upload_s, 2),
@@ -64,6 +70,8 @@ def breakdown(data_dir: Path, batch_id: str, started_wall: float, upload_s: floa
         "ms_per_page": {"claim": per_page("claim"), "decode": per_page("decode"),
                         "read": per_page("fields"), "save": per_page("save"),
                         "decode+read": per_page("read")},
+        "decode+read_ms_per_page_during_upload": per_page("read", during),
+        "decode+read_ms_per_page_after_upload": per_page("read", names - during),
         "reading_span_s": round(span, 2),
         "workers_busy_share": round(busy / (workers * span), 3) if span else None,
         "pages": pages,
@@ -80,6 +88,10 @@ def print_breakdown(figures: dict) -> None:
     inside = (f"decode {ms['decode']} ms, read {ms['read']} ms" if ms["decode"] is not None
               else f"decode + read {ms['decode+read']} ms")
     print(f"    in a worker, per page: claim {ms['claim']} ms, {inside}, save {ms['save']} ms")
+    if figures.get("decode+read_ms_per_page_during_upload") is not None:
+        print(f"    decode + read per page while the upload ran: "
+              f"{figures['decode+read_ms_per_page_during_upload']} ms; after it: "
+              f"{figures['decode+read_ms_per_page_after_upload']} ms")
     print(f"    reading from first start to last finish {figures['reading_span_s']} s, workers busy "
           f"{100 * (figures['workers_busy_share'] or 0):.0f}% of it (the rest: waiting between documents "
           f"on the broker and the database)")
