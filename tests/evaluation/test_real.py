@@ -32,3 +32,24 @@ def test_isolated_digits_are_drawn_again_by_writer_when_writers_are_known() -> N
     assert low <= 0.9 <= high
     # one writer's digits err together: drawn by writer, the interval is wider
     assert high - low > by_digit["intervals"]["exact"][1] - by_digit["intervals"]["exact"][0]
+
+
+def test_label_errata_name_labels_of_the_set_and_give_digits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The corrections printed beside the cheques' figures: each one a label the set really has
+    (checked against the set when it is here) and a value of digits only; a set without
+    errata has none."""
+    import json
+
+    from evaluation.real import CHEQUES, ERRATA, load_errata, real_dir
+
+    shipped = json.loads(ERRATA[CHEQUES].read_text())["corrections"]
+    folder = tmp_path / CHEQUES
+    assert load_errata(tmp_path / "another_set") == {}
+    corrections = load_errata(folder)
+    assert corrections and set(corrections) == set(shipped)
+    for name, written in corrections.items():
+        assert written.isdigit() and written != shipped[name]["labelled"]
+    truth_file = real_dir() / CHEQUES / "truth.json"
+    if truth_file.is_file():
+        truth = json.loads(truth_file.read_text())
+        assert all(truth[name] == entry["labelled"] for name, entry in shipped.items())
