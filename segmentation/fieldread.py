@@ -264,17 +264,16 @@ def field_opinions(fields: list[CutField], classify: Classify | None,
              or (f.kind == "comb" and combs and cuts[i].confidence < COMBS_BELOW)] if lines else []
     readers = LineReaders.of(lines)
     started = time.perf_counter()
-    if lines:  # sure boxes cut by a split, where the first line reader disputes them
-        already = set(whole)
-        split = [i for i, f in enumerate(fields) if f.kind == "box" and f.split and i not in already]
-        whole = sorted(whole + _disputed(fields, split, cuts, readers))
+    unsure = set(whole)  # and sure boxes cut by a split, where the first line reader disputes them
+    split = [i for i, f in enumerate(fields) if lines and f.kind == "box" and f.split and i not in unsure]
+    whole = sorted(whole + _disputed(fields, split, cuts, readers))
     _read_whole(fields, whole, cuts, readers, unheard, out)
     if any(o.words for r in out for o in r.opinions if isinstance(o, CtcOpinion)):
         already = set(whole)
         sure = [i for i, f in enumerate(fields) if i not in already and (f.kind == "box" or
                 (f.kind == "comb" and combs)) and len(cuts[i].digits) >= WORD_CHECK_GLYPHS]
         _read_whole(fields, _words(fields, sure, readers), cuts, readers, unheard, out)
-    if whole:
+    if whole or split:  # the split boxes' check is line reading too, disputed or not
         timings["read_lines"] = time.perf_counter() - started
     return out
 
