@@ -126,18 +126,30 @@ def harvest(images: np.ndarray, labels: np.ndarray, pages: int, seed: int,
     return glyphs, found
 
 
-_hands = None  # the writers of `harvest_lines`, set in each pool process by _init_lines
+_hands = None  # the writers of `harvest_lines`, loaded in each pool process by its first task
+_hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_lines
 
 
 def _init_lines(part: str, mnist_dir: str | None) -> None:
-    global _hands
+    """Each pool process remembers whose writers to draw with; its first task loads them
+    (`_lines_hands`). Loaded here, a missing MNIST or writers folder would kill the process as
+    it starts, and a Pool answers that by starting another, for ever: the caller hung."""
+    global _hands, _hands_of
     import cv2
 
-    from synth import writers_of
-    from synth.hands import HandDigits
-
     cv2.setNumThreads(1)
-    _hands = HandDigits(writers_of(part, mnist_dir))
+    _hands, _hands_of = None, (part, mnist_dir)
+
+
+def _lines_hands():  # type: ignore[no-untyped-def]
+    """This process's writers (`_init_lines`), loaded once: an error reaches the caller."""
+    global _hands
+    if _hands is None:
+        from synth import writers_of
+        from synth.hands import HandDigits
+
+        _hands = HandDigits(writers_of(*_hands_of))
+    return _hands
 
 
 def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
@@ -146,10 +158,11 @@ def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
     from reading.lines import line_input
     from synth.pages import make_page
 
+    hands = _lines_hands()
     rng = np.random.default_rng(seed)
     out = []
     for k in range(LINE_PAGES_PER_TASK):
-        page = make_page(_hands, rng, style="hard" if (seed + k) % 2 else None)  # type: ignore[arg-type]
+        page = make_page(hands, rng, style="hard" if (seed + k) % 2 else None)
         fields, _, _, _ = segment_fields(page.image)
         for truth in page.fields:
             if truth.kind not in LINE_KINDS or not truth.value:

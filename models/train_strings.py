@@ -34,7 +34,8 @@ WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding 
 # With --pages, the validation set also holds the fields of pages by the calibration writers:
 # one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
 PAGE_VALIDATION_EVERY = 10
-_hands = None  # each generating process's writers
+_hands = None  # each generating process's writers, loaded by its first chunk
+_hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_worker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,18 +62,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _init_worker(part: str, mnist_dir: str | None) -> None:
-    global _hands
-    from synth import writers_of
+    """Each generating process remembers whose writers to draw with; its first chunk loads
+    them (`_writers`), so that a missing MNIST or writers folder reaches the caller as an
+    error: raised here, it would kill the process as it starts, and a Pool answers that by
+    starting another, for ever."""
+    global _hands, _hands_of
+    _hands, _hands_of = None, (part, mnist_dir)
 
-    _hands = writers_of(part, mnist_dir)
+
+def _writers():  # type: ignore[no-untyped-def]
+    """This process's writers (`_init_worker`), loaded once."""
+    global _hands
+    if _hands is None:
+        from synth import writers_of
+
+        _hands = writers_of(*_hands_of)
+    return _hands
 
 
 def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
     from synth.strings import random_field
 
+    hands = _writers()
     out = []
     for seed in seeds:
-        f = random_field(_hands, np.random.default_rng(seed))
+        f = random_field(hands, np.random.default_rng(seed))
         out.append(((line_input(f.image) * 255).astype(np.uint8), f.text))
     return out
 

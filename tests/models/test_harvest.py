@@ -37,3 +37,24 @@ def test_page_fields_come_as_line_inputs_with_their_own_values(tmp_path: Path, m
     assert [v for _, v in again] == [v for _, v in fields]
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(again, fields))
     assert len(list(tmp_path.glob("pipeline-lines-*.npz"))) == 1
+
+
+# Generous: the pool's two processes start and import NumPy and OpenCV, even on a loaded machine.
+# Before 2026-12-06 the call never returned (a Pool restarts a process whose initialiser fails).
+FAILS_WITHIN_S = 180
+
+
+def test_a_missing_mnist_folder_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """The harvest's pool processes load their writers in their first task: a folder that is
+    not there reaches the caller as MnistError naming it."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-mnist"
+    code = ("from pathlib import Path\nfrom models import harvest\n"
+            f"harvest.CACHE_DIR = Path({str(tmp_path / 'cache')!r})\n"
+            f"harvest.harvest_lines(2, 1, 'train', Path({str(missing)!r}), processes=2)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=FAILS_WITHIN_S)
+    assert done.returncode != 0
+    assert "MnistError" in done.stderr and str(missing) in done.stderr

@@ -31,6 +31,26 @@ def test_training_smoke_run_writes_a_model_that_reads(tmp_path: Path, mnist_dir,
     assert all(np.allclose(f.sum(axis=1), 1.0) for f in folded)
 
 
+# Generous: the pool's two processes start, even on a loaded machine. Before 2026-12-06 the
+# call never returned (a Pool restarts a process whose initialiser fails).
+FAILS_WITHIN_S = 180
+
+
+def test_a_missing_mnist_folder_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """The field generator's processes load their writers with their first chunk: a folder
+    that is not there reaches the caller as MnistError naming it."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-mnist"
+    code = ("from pathlib import Path\nfrom models.train_strings import generate\n"
+            f"generate(20, 1, 'train', 2, Path({str(missing)!r}))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=FAILS_WITHIN_S)
+    assert done.returncode != 0
+    assert "MnistError" in done.stderr and str(missing) in done.stderr
+
+
 def test_the_shipped_string_reader_reads_numbers_of_writers_it_never_saw() -> None:
     """Numbers written by the test writers (UNIPEN's test half, optdigits' other writers,
     MNIST's test digits): most read exactly, separators left out."""
