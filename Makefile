@@ -12,7 +12,7 @@ STRINGS_LAST_EPOCHS := 1  # epochs of the string reader's last stage that the sh
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install install-dev run test eval eval-real eval-adapt eval-rules calibrate bench bench-hosts train train-strings train-strings-pages export-onnx load soak clean
+.PHONY: install install-dev run test eval eval-real eval-adapt eval-rules calibrate bench bench-reading bench-hosts train train-strings train-strings-pages export-onnx load soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ calibrate: install  ## fit how the readers' opinions combine, on calibration wri
 bench: install-dev  ## model speed, then the service against its own pipeline on the same pages
 	$(PY) -m models.bench
 	$(PY) -m bench.service
+
+bench-reading: install-dev  ## a page's reading time against the code before the line readers (issue 12's 1.5x)
+	$(PY) -m bench.reading
 
 bench-hosts: install-dev  ## (root) one batch read by workers on one, then two network-namespace hosts
 	$(PY) -m bench.hosts
