@@ -2,11 +2,12 @@
 
 Issue 12 lets a second reader cost, but a page must stay under 1.5x the reading time of the
 code before the line readers came (28e999f, 2026-11-25: the glyph classifier alone). Machines
-differ (one without AVX2 runs ONNX Runtime's kernels slower than another), so the figure is a
-ratio, both versions timed in turn on the same machine and the same pages: generated pages of
-both styles by seeds `make eval` never uses, read by each version in its own process from a
-git worktree of that commit, in `--rounds` taken in turn (a machine's speed drifts by several
-percent over minutes), each page's best of all its readings in process time (one thread).
+differ, and not all of a page's work in the same proportion (TensorFlow then, ONNX Runtime
+now), so the figure is a ratio, both versions timed in turn on the same machine and the same
+pages: generated pages of both styles by seeds `make eval` never uses, read by each version in
+its own process from a git worktree of that commit, in `--rounds` taken in turn (a machine's
+speed drifts by several percent over minutes), each page's best of all its readings in process
+time (one thread).
 """
 
 from __future__ import annotations

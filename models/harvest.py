@@ -15,12 +15,16 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segmentation.glyph import GLYPH_SIZE
 from segmentation.pipeline import segment_fields
 from segmentation.structure import iou
+
+if TYPE_CHECKING:  # imported where used: pool processes load what their task needs
+    from synth.hands import HandDigits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = PROJECT_ROOT / "var" / "cache"
@@ -126,7 +130,7 @@ def harvest(images: np.ndarray, labels: np.ndarray, pages: int, seed: int,
     return glyphs, found
 
 
-_hands = None  # the writers of `harvest_lines`, loaded in each pool process by its first task
+_hands: HandDigits | None = None  # `harvest_lines`' writers, loaded by a pool process's first task
 _hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_lines
 
 
@@ -141,7 +145,7 @@ def _init_lines(part: str, mnist_dir: str | None) -> None:
     _hands, _hands_of = None, (part, mnist_dir)
 
 
-def _lines_hands():  # type: ignore[no-untyped-def]
+def _lines_hands() -> HandDigits:
     """This process's writers (`_init_lines`), loaded once: an error reaches the caller."""
     global _hands
     if _hands is None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,13 +29,16 @@ from models.crnn import DIGIT_COLUMNS, NUM_CLASSES, STRIDE, batch_of, encode
 from reading import ctc
 from reading.lines import line_input
 
+if TYPE_CHECKING:  # imported where used: generating processes load what their chunk needs
+    from synth.hands import Mixture
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = PROJECT_ROOT / "models" / "weights" / "strings.keras"
 WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding to read)
 # With --pages, the validation set also holds the fields of pages by the calibration writers:
 # one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
 PAGE_VALIDATION_EVERY = 10
-_hands = None  # each generating process's writers, loaded by its first chunk
+_hands: Mixture | None = None  # each generating process's writers, loaded by its first chunk
 _hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_worker
 
 
@@ -70,7 +74,7 @@ def _init_worker(part: str, mnist_dir: str | None) -> None:
     _hands, _hands_of = None, (part, mnist_dir)
 
 
-def _writers():  # type: ignore[no-untyped-def]
+def _writers() -> Mixture:
     """This process's writers (`_init_worker`), loaded once."""
     global _hands
     if _hands is None:
