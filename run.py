@@ -24,6 +24,8 @@ def main() -> int:
     # (the workers count in METRICS_DIR themselves: worker.app).
     metrics.wipe(settings.metrics_dir)
     declare_queues(settings)
+    from worker.celery_app import TRAINING_POLL_S
+
     python = sys.executable
     web = subprocess.Popen([
         python, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{settings.host}:{settings.port}",
@@ -38,7 +40,8 @@ def main() -> int:
     trainer = subprocess.Popen([
         python, "-m", "celery", "-A", "worker.app", "worker", "--loglevel", "INFO",
         "--pool", "solo", "--queues", "training", "--without-gossip", "--without-mingle",
-        "--hostname", f"trainer-{os.getpid()}@%h"])
+        "--hostname", f"trainer-{os.getpid()}@%h"],
+        env=dict(os.environ, BROKER_POLL_S=str(max(settings.broker_poll_s, TRAINING_POLL_S))))
     children = [web, worker, trainer]
     if settings.watch_dir:  # the hot folder (worker.watch)
         children.append(subprocess.Popen([python, "-m", "worker.watch"]))
