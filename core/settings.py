@@ -131,6 +131,8 @@ class Settings:
         changes["metrics_dir"] = metrics_dir
         if self.watch_dir:
             changes["watch_dir"] = Path(self.watch_dir).resolve()
+        if self.broker_poll_s <= 0:  # 0 would have idle workers poll the table without pause
+            raise SettingsError(f"BROKER_POLL_S must be above 0, got {self.broker_poll_s}")
         if not 0.0 <= self.review_threshold <= 1.0:
             raise SettingsError(f"REVIEW_THRESHOLD must be within 0..1, got {self.review_threshold}")
         unknown = set(self.reader_names) - set(LINE_READERS)

@@ -129,7 +129,7 @@ def test_kombus_channel_is_wrapped_once_however_many_apps_are_made() -> None:
         assert method.retries_a_race and not getattr(method.__wrapped__, "retries_a_race", False)
 
 
-def test_an_app_polls_the_embedded_broker_at_the_settings_pace() -> None:
+def test_an_app_polls_the_embedded_broker_at_the_settings_pace(tmp_path: Path) -> None:
     """BROKER_POLL_S sets how often an idle process looks at the broker's table (`make run`
     gives its training-queue process TRAINING_POLL_S): 20 looks a second cost an idle service
     9% of a core."""
@@ -140,8 +140,8 @@ def test_an_app_polls_the_embedded_broker_at_the_settings_pace() -> None:
 
     try:
         make_celery(Settings.from_env({"BROKER_URL": "sqla+sqlite:///:memory:",
-                                       "BROKER_POLL_S": str(TRAINING_POLL_S)}))
+                                       "BROKER_POLL_S": str(TRAINING_POLL_S)}, data_dir=tmp_path))
         assert embedded_transport.Transport.polling_interval == TRAINING_POLL_S
     finally:
-        make_celery(Settings.from_env(broker_url="sqla+sqlite:///:memory:"))
+        make_celery(Settings.from_env({}, broker_url="sqla+sqlite:///:memory:", data_dir=tmp_path))
     assert embedded_transport.Transport.polling_interval == Settings.broker_poll_s < TRAINING_POLL_S
