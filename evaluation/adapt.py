@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
         if cv2.imread(str(folder / "images" / name), cv2.IMREAD_UNCHANGED) is None:
             raise SystemExit(f"{folder / 'images' / name}: cannot be read")
     reviewed, others = names[: args.train], names[args.train :]
-    corrected = {**truth, **load_errata(folder)}
+    errata = load_errata(folder)
+    corrected = {**truth, **errata}
     mnist_dir = os.environ.get("MNIST_DIR")
     if not mnist_dir:
         raise SystemExit("set MNIST_DIR (the Makefile does when ../shared/data/mnist exists)")
@@ -162,10 +163,10 @@ def main(argv: list[str] | None = None) -> dict:
             }
         finally:
             stop_worker(worker)
-    errata = sum(name in load_errata(folder) for name in others)
+    corrected_here = sum(name in errata for name in others)
     for when in ("before", "after", "before_labels_corrected", "after_labels_corrected"):
         r = result[when]
-        label = when.replace("_labels_corrected", f", {errata} labels corrected")
+        label = when.replace("_labels_corrected", f", {corrected_here} labels corrected")
         print(f"{label}: the other {r['fields']} cheques: exact {r['exact']:.2%}, straight through "
               f"{r['straight_through']:.2%} at {r['threshold']}", flush=True)
     mnist = result["comparison"]["mnist_test"]
