@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,12 @@ BEFORE_LINE_READERS = "28e999f"  # the code of 2026-11-25, before the line reade
 BUDGET = 1.5  # issue 12: a page's reading time at most this many times that code's
 STYLES = {"ours": 7, "hard": 8}  # dev seeds: never `make eval`'s (20261124, 20261125)
 
-# Run in the worktree of each version (its own modules first on the path): the reader through
-# whichever entry point that version has, then every page read `repeats` times in turn.
+# Run in the worktree of each version (`python -c` puts the working folder, that worktree,
+# first on the path): the reader through whichever entry point that version has, then every
+# page read `repeats` times in turn.
 _TIMER = """
 import json, sys, time
 import numpy as np
-sys.path.insert(0, ".")
 from worker.recognition import configure_process
 configure_process(1)
 try:
@@ -63,20 +62,21 @@ print("RESULT " + json.dumps(out))
 
 
 def make_pages(count: int, mnist_dir: str | None, path: Path) -> None:
-    """`count` pages of each style (STYLES' seeds), saved to `path` as style-number arrays."""
+    """`count` pages of each style (STYLES' seeds), saved to `path` as style-number arrays
+    (compressed: 40 hard pages at 300 dpi are ~1 GB raw, ~0.1 GB so)."""
     from evaluation.pages import _pages
 
     arrays = {}
     for style, seed in STYLES.items():
         for k, page in enumerate(_pages(style, count, seed, mnist_dir)):
             arrays[f"{style}-{k}"] = page.image
-    np.savez(path, **arrays)
+    np.savez_compressed(path, **arrays)
 
 
 def time_version(tree: Path, pages: Path, repeats: int) -> dict[str, list[float]]:
     """Each page's best ms of `repeats` readings by the code in `tree`, by style."""
     done = subprocess.run([sys.executable, "-c", _TIMER, str(pages), str(repeats)], cwd=tree,
-                          env=dict(os.environ, PYTHONPATH=str(tree)), capture_output=True, text=True)
+                          capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{tree}: reading failed ({done.returncode}):\n{done.stderr[-3000:]}")
