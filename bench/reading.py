@@ -64,11 +64,11 @@ print("RESULT " + json.dumps(out))
 def make_pages(count: int, mnist_dir: str | None, path: Path) -> None:
     """`count` pages of each style (STYLES' seeds), saved to `path` as style-number arrays
     (compressed: 40 hard pages at 300 dpi are ~1 GB raw, ~0.1 GB so)."""
-    from evaluation.pages import _pages
+    from evaluation.pages import style_pages
 
     arrays = {}
     for style, seed in STYLES.items():
-        for k, page in enumerate(_pages(style, count, seed, mnist_dir)):
+        for k, page in enumerate(style_pages(style, count, seed, mnist_dir)):
             arrays[f"{style}-{k}"] = page.image
     np.savez_compressed(path, **arrays)
 

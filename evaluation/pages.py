@@ -193,8 +193,9 @@ def style_digits(style: str, mnist_dir: str | None):  # type: ignore[no-untyped-
     return HandDigits(synth.writers_of("test", mnist_dir))
 
 
-def _pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:
-    """The pages of one style (`style_digits`)."""
+def style_pages(style: str, count: int, seed: int, mnist_dir: str | None) -> list[SyntheticPage]:
+    """`count` pages of one style (`style_digits`), the same for the same seed: what `make eval`
+    and `make bench-reading` read."""
     from synth.pages import make_page
 
     digits = style_digits(style, mnist_dir)
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
         # pages `make eval` does (the "ours" pages are the same as before the styles came)
         seed = args.seed + STYLES.index(style)
         print(f"generating {args.pages} {style} pages (seed {seed})…", flush=True)
-        pages = _pages(style, args.pages, seed, args.mnist_dir)
+        pages = style_pages(style, args.pages, seed, args.mnist_dir)
         result = evaluate_style(style, pages, reader, args.errors)
         result["seed"] = seed
         report["styles"][style] = result
