@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,6 +92,8 @@ class CutField:
     image: np.ndarray | None = None
     split: bool = False  # a piece of it was cut in several digits (`_resolve_touching`)
     box: Box | None = None
+    _line: tuple[np.ndarray, vote.Placement] | None = field(default=None, init=False, repr=False,
+                                                           compare=False)
 
     @property
     def kind(self) -> str:
@@ -102,7 +104,13 @@ class CutField:
         return self.box or self.structure.page_box
 
     def line_image(self) -> tuple[np.ndarray, vote.Placement]:
-        """What line readers read of this field, and where it lies in the structure's frame."""
+        """What line readers read of this field, and where it lies in the structure's frame;
+        made once (a disputed split box is read by its first line reader, then by all)."""
+        if self._line is None:
+            self._line = self._make_line_image()
+        return self._line
+
+    def _make_line_image(self) -> tuple[np.ndarray, vote.Placement]:
         if self.image is not None:
             h, w = self.image.shape[:2]
             return self.image, vote.Placement(MARGIN, MARGIN, w, h)

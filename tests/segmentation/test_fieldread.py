@@ -203,3 +203,16 @@ def test_a_sure_box_whose_touching_digits_were_split_is_checked_by_a_line_reader
     read = field_opinions(found(), classify, (agreeing,))
     assert [i for i, r in enumerate(read) if r.opinions and fields[i].kind == "box"] == unsure
     assert len(agreeing.seen) == sum(bool(r.opinions) for r in read) + len(split)  # checked only
+
+
+def test_a_fields_line_image_is_made_once(digits) -> None:  # type: ignore[no-untyped-def]
+    """A field read by a line reader more than once (a disputed split box: its first reader,
+    then all) is shown the same image, erased and cut once."""
+    rng = np.random.default_rng(5)
+    page = make_page(digits, rng, "form", random_style(rng, dpi=200, clean=True))
+    fields = [f for f in segment_fields(page.image)[0] if f.pieces]
+    assert fields
+    for f in fields:
+        image, place = f.line_image()
+        again, place_again = f.line_image()
+        assert again is image and place_again == place
