@@ -18,6 +18,7 @@ import numpy as np
 from reading.combine import UNCALIBRATED, Calibrations, LineReader, LineReaders
 from segmentation import cut, fieldread
 from segmentation.boxes import find_structures
+from segmentation.cutfield import CutField
 from segmentation.fieldread import EMPTY_FIELD_CONFIDENCE, UNREAD_INK_CONFIDENCE
 from segmentation.prepare import PageError, prepare
 from segmentation.results import Box, DigitResult, FieldResult, PageResult
@@ -64,7 +65,7 @@ def distinct(names: list[str]) -> list[str]:
     return out
 
 
-def segment_fields(image: np.ndarray) -> tuple[list[fieldread.CutField], float, list[str], bool]:
+def segment_fields(image: np.ndarray) -> tuple[list[CutField], float, list[str], bool]:
     """Fields and their glyph pieces, the page skew, warnings, and whether the page lies on
     its side; nothing is read yet."""
     prepared = prepare(image)
@@ -78,7 +79,7 @@ def segment_fields(image: np.ndarray) -> tuple[list[fieldread.CutField], float, 
     fields = []
     for s in structures:
         pieces = cut.comb_pieces(s) if s.kind == "comb" else cut.box_pieces(s)
-        fields.append(fieldread.CutField(s, pieces))
+        fields.append(CutField(s, pieces))
     return fields, page_skew(structures), warnings, stacked > 0 and stacked >= combs
 
 
