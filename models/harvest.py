@@ -15,16 +15,13 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segmentation.glyph import GLYPH_SIZE
 from segmentation.pipeline import segment_fields
 from segmentation.structure import iou
-
-if TYPE_CHECKING:  # imported where used: pool processes load what their task needs
-    from synth.hands import HandDigits
+from synth import PoolWriters
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = PROJECT_ROOT / "var" / "cache"
@@ -130,39 +127,25 @@ def harvest(images: np.ndarray, labels: np.ndarray, pages: int, seed: int,
     return glyphs, found
 
 
-_hands: HandDigits | None = None  # `harvest_lines`' writers, loaded by a pool process's first task
-_hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_lines
+_writers = PoolWriters()  # `harvest_lines`' writers, loaded by a pool process's first task
 
 
 def _init_lines(part: str, mnist_dir: str | None) -> None:
-    """Each pool process remembers whose writers to draw with; its first task loads them
-    (`_lines_hands`). Loaded here, a missing MNIST or writers folder would kill the process as
-    it starts, and a Pool answers that by starting another, for ever: the caller hung."""
-    global _hands, _hands_of
+    """Each pool process names its writers; its first task loads them (`PoolWriters`)."""
     import cv2
 
     cv2.setNumThreads(1)
-    _hands, _hands_of = None, (part, mnist_dir)
-
-
-def _lines_hands() -> HandDigits:
-    """This process's writers (`_init_lines`), loaded once: an error reaches the caller."""
-    global _hands
-    if _hands is None:
-        from synth import writers_of
-        from synth.hands import HandDigits
-
-        _hands = HandDigits(writers_of(*_hands_of))
-    return _hands
+    _writers.name(part, mnist_dir)
 
 
 def _page_lines(seed: int) -> list[tuple[np.ndarray, str]]:
     """The line inputs of LINE_PAGES_PER_TASK pages' combs and open boxes, with their values;
     every other page in the hard style."""
     from reading.lines import line_input
+    from synth.hands import HandDigits
     from synth.pages import make_page
 
-    hands = _lines_hands()
+    hands = HandDigits(_writers.get())
     rng = np.random.default_rng(seed)
     out = []
     for k in range(LINE_PAGES_PER_TASK):

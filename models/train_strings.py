@@ -21,16 +21,13 @@ import time
 from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.crnn import DIGIT_COLUMNS, NUM_CLASSES, STRIDE, batch_of, encode
 from reading import ctc
 from reading.lines import line_input
-
-if TYPE_CHECKING:  # imported where used: generating processes load what their chunk needs
-    from synth.hands import Mixture
+from synth import PoolWriters
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = PROJECT_ROOT / "models" / "weights" / "strings.keras"
@@ -38,8 +35,7 @@ WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding 
 # With --pages, the validation set also holds the fields of pages by the calibration writers:
 # one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
 PAGE_VALIDATION_EVERY = 10
-_hands: Mixture | None = None  # each generating process's writers, loaded by its first chunk
-_hands_of: tuple[str, str | None] = ("train", None)  # whose they are, set by _init_worker
+_writers = PoolWriters()  # each generating process's writers, loaded by its first chunk
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,28 +62,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _init_worker(part: str, mnist_dir: str | None) -> None:
-    """Each generating process remembers whose writers to draw with; its first chunk loads
-    them (`_writers`), so that a missing MNIST or writers folder reaches the caller as an
-    error: raised here, it would kill the process as it starts, and a Pool answers that by
-    starting another, for ever."""
-    global _hands, _hands_of
-    _hands, _hands_of = None, (part, mnist_dir)
-
-
-def _writers() -> Mixture:
-    """This process's writers (`_init_worker`), loaded once."""
-    global _hands
-    if _hands is None:
-        from synth import writers_of
-
-        _hands = writers_of(*_hands_of)
-    return _hands
+    """Each generating process names its writers; its first chunk loads them (`PoolWriters`)."""
+    _writers.name(part, mnist_dir)
 
 
 def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
     from synth.strings import random_field
 
-    hands = _writers()
+    hands = _writers.get()
     out = []
     for seed in seeds:
         f = random_field(hands, np.random.default_rng(seed))

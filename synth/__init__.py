@@ -28,6 +28,26 @@ def writers_of(part: str, mnist_dir: Path | str | None = None):  # type: ignore[
     return load_writers(part, images, labels).mixture()
 
 
+
+class PoolWriters:
+    """The writers a pool process draws with: named by its initialiser (`name`), loaded by its
+    first task (`get`), once. Loaded in the initialiser, a missing MNIST or writers folder would
+    kill the process as it starts, and a Pool answers that by starting another, for ever: the
+    caller hung. Loaded by a task, the error reaches the caller."""
+
+    def __init__(self) -> None:
+        self._of: tuple[str, str | None] = ("train", None)
+        self._hands = None
+
+    def name(self, part: str, mnist_dir: str | None) -> None:
+        self._of, self._hands = (part, mnist_dir), None
+
+    def get(self):  # type: ignore[no-untyped-def]
+        """The mixed hands named (`writers_of`)."""
+        if self._hands is None:
+            self._hands = writers_of(*self._of)
+        return self._hands
+
 def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None
                          ) -> tuple[list[np.ndarray], list[str]]:
     """`count` field images of numbers written by the test writers (UNIPEN's, optdigits' part 2,
