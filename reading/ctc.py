@@ -100,30 +100,46 @@ def _add(a: float, b: float) -> float:
 def nbest(folded: np.ndarray, count: int = 5, beam: int = BEAM) -> list[tuple[str, float]]:
     """The `count` most probable values by prefix beam search, each with its log probability
     as the search estimates it (re-score with `log_prob` for the exact figure)."""
-    # Each prefix keeps two log probabilities: ending in filler, ending in its last digit.
-    beams: dict[str, tuple[float, float]] = {"": (0.0, LOG_ZERO)}
+    # Each prefix keeps two log probabilities, ending in filler and ending in its last digit,
+    # and their sum (`_add`, written out in the loop: ~60 calls a frame, on plain floats), by
+    # which the beam is ranked and which the next frame starts from.
+    log1p, exp = math.log1p, math.exp
+    beams: list[tuple[str, int, float, float, float]] = [("", -1, 0.0, LOG_ZERO, 0.0)]
     logp = np.log(np.maximum(folded, 1e-30))
     likely_rows = np.argsort(-logp, axis=1)[:, :4].tolist()
-    for t in range(len(folded)):
-        row = logp[t].tolist()
-        likely = [k for k in likely_rows[t] if k != FILLER and row[k] > UNLIKELY]
-        grown: dict[str, list[float]] = {}
-        for prefix, (p_filler, p_digit) in beams.items():
-            total = _add(p_filler, p_digit)
-            entry = grown.setdefault(prefix, [LOG_ZERO, LOG_ZERO])
-            entry[0] = _add(entry[0], total + row[FILLER])
-            last = int(prefix[-1]) if prefix else -1
+    for row, candidates in zip(logp.tolist(), likely_rows):
+        filler = row[FILLER]
+        likely = [k for k in candidates if k != FILLER and row[k] > UNLIKELY]
+        grown: dict[str, list] = {}  # prefix: [p_filler, p_digit, last digit]
+        for prefix, last, p_filler, p_digit, total in beams:
+            x = total + filler
+            entry = grown.get(prefix)
+            if entry is None:
+                grown[prefix] = entry = [x if x > LOG_ZERO else LOG_ZERO, LOG_ZERO, last]
+            else:
+                a, b = (entry[0], x) if entry[0] >= x else (x, entry[0])
+                entry[0] = a if b <= LOG_ZERO else a + log1p(exp(b - a))
             if last >= 0:  # the last digit goes on over this frame
-                entry[1] = _add(entry[1], p_digit + row[last])
+                x = p_digit + row[last]
+                a, b = (entry[1], x) if entry[1] >= x else (x, entry[1])
+                entry[1] = a if b <= LOG_ZERO else a + log1p(exp(b - a))
             for k in likely:
                 # the same digit again needs a filler between
-                extended = (p_filler if k == last else total) + row[k]
-                longer = grown.setdefault(prefix + str(k), [LOG_ZERO, LOG_ZERO])
-                longer[1] = _add(longer[1], extended)
-        ranked = sorted(grown.items(), key=lambda kv: -_add(*kv[1]))[:beam]
-        beams = {prefix: (f, d) for prefix, (f, d) in ranked}
-    scored = sorted(((prefix, _add(f, d)) for prefix, (f, d) in beams.items()), key=lambda pv: -pv[1])
-    return scored[:count]
+                x = (p_filler if k == last else total) + row[k]
+                longer = prefix + _DIGITS[k]
+                entry = grown.get(longer)
+                if entry is None:
+                    grown[longer] = [LOG_ZERO, x if x > LOG_ZERO else LOG_ZERO, k]
+                else:
+                    a, b = (entry[1], x) if entry[1] >= x else (x, entry[1])
+                    entry[1] = a if b <= LOG_ZERO else a + log1p(exp(b - a))
+        scored = [(prefix, last, f, d, _add(f, d)) for prefix, (f, d, last) in grown.items()]
+        scored.sort(key=lambda entry: -entry[4])
+        beams = scored[:beam]
+    return [(prefix, total) for prefix, _, _, _, total in beams[:count]]
+
+
+_DIGITS = [str(k) for k in range(10)]
 
 
 def probability(log_value: float) -> float:
