@@ -57,6 +57,49 @@ def model_path() -> Path:
     return path
 
 
+def _wanted(symbol: str) -> bool:
+    """Whether a class is read (the blank, digits, MARKS) or counted by the words check (Latin
+    letters)."""
+    if symbol == "<blank>":
+        return True
+    return len(symbol) == 1 and symbol.isascii() and (symbol.isalnum() or symbol in MARKS)
+
+
+def _restricted(path: Path) -> tuple[bytes, list[str]]:
+    """The recogniser's graph with its last layer (120 features to 18,710 classes, then
+    softmax) cut to the classes `_wanted`, and those classes' symbols. A softmax over fewer
+    classes, renormalised, is the same as the full one cut and renormalised (as `read` did), and
+    the layer was 15-18% of the recogniser's time (measured 2026-12-06: 16.6
+    -> 14.2 ms a 320-column field). A graph not ending in MatMul, Add, Softmax is left whole."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    symbols = {prop.key: prop.value for prop in model.metadata_props}["character"]
+    vocabulary = ["<blank>", *symbols.split("\n"), " "]
+    made = {output: node for node in graph.node for output in node.output}
+    inits = {init.name: init for init in graph.initializer}
+    node = made.get(graph.output[0].name)
+    chain = []
+    while node is not None and len(chain) < 6:
+        chain.append(node)
+        node = made.get(node.input[0])
+    ops = [n.op_type for n in chain if n.op_type != "Identity"]
+    if ops[:3] != ["Softmax", "Add", "MatMul"]:
+        return model.SerializeToString(), vocabulary
+    add, matmul = [n for n in chain if n.op_type in ("Add", "MatMul")][:2]
+    weight, bias = inits.get(matmul.input[1]), inits.get(add.input[1])
+    if weight is None or bias is None or len(vocabulary) != numpy_helper.to_array(bias).shape[0]:
+        return model.SerializeToString(), vocabulary
+    classes = [i for i, symbol in enumerate(vocabulary) if _wanted(symbol)]
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, classes], weight.name))
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias)[classes], bias.name))
+    del graph.value_info[:]  # shapes inferred for the old width; ONNX Runtime infers them again
+    graph.output[0].type.tensor_type.shape.dim[-1].dim_value = len(classes)
+    return model.SerializeToString(), [vocabulary[i] for i in classes]
+
+
 class PpOcrReader:
     """Reads field images with PP-OCR; `read` returns each field's folded CTC probabilities."""
 
@@ -69,9 +112,8 @@ class PpOcrReader:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        symbols = self.session.get_modelmeta().custom_metadata_map["character"].split("\n")
-        vocabulary = ["<blank>", *symbols, " "]
+        model, vocabulary = _restricted(self.path)
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         index = {c: i for i, c in enumerate(vocabulary)}
         self.digits = [index[str(d)] for d in range(10)]
         self._latin = np.array([c.isascii() and c.isalpha() for c in vocabulary])

@@ -63,3 +63,23 @@ def test_a_batch_reads_as_each_field_alone(ppocr) -> None:  # type: ignore[no-un
     assert [ctc.best_path(f) for f in together] == [ctc.best_path(f) for f in alone] \
         == ["4", "906512", "33", "4"]
     assert all(t.shape == a.shape and np.allclose(t, a, atol=1e-5) for t, a in zip(together, alone))
+
+
+def test_the_last_layer_cut_to_the_wanted_classes_reads_as_the_whole_one(ppocr) -> None:  # type: ignore[no-untyped-def]
+    # the shipped graph's 18,710 classes, read whole, cut to the digits and marks and
+    # renormalised (what the reader did before its last layer was cut): the same probabilities
+    import onnxruntime as ort
+
+    from models.ppocr import MARKS, model_path
+
+    whole = ort.InferenceSession(str(model_path()), providers=["CPUExecutionProvider"])
+    symbols = whole.get_modelmeta().custom_metadata_map["character"].split("\n")
+    vocabulary = ["<blank>", *symbols, " "]
+    kept = [0, *(vocabulary.index(str(d)) for d in range(10)),
+            *sorted({vocabulary.index(c) for c in MARKS if c in vocabulary})]
+    assert len(ppocr._latin) < 100 < len(vocabulary)  # the layer was cut
+    for text in ("7,500", "31/-", "Smith"):
+        x = ppocr._input(_printed(text))
+        probs = whole.run(None, {"x": x[None, None].repeat(3, axis=1)})[0][0][:, kept]
+        expected = ctc.fold(probs / probs.sum(axis=1, keepdims=True), list(range(1, 11)))
+        np.testing.assert_allclose(ppocr.read([_printed(text)])[0], expected, atol=5e-5)
