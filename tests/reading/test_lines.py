@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, line_input, same_width_groups
 
@@ -48,3 +49,27 @@ def test_same_width_groups_keep_each_width_apart_and_every_input_once() -> None:
     assert all(len({widths[i] for i in g}) == 1 and len(g) <= 3 for g in groups)
     assert [len(g) for g in groups] == [2, 3, 1, 1]  # 32s; 64s in threes; 96
     assert same_width_groups([], 4) == []
+
+
+def test_the_paper_smoothed_on_a_small_copy_is_the_full_size_smoothing() -> None:
+    # a field on paper darker to one side, with strokes: the paper estimate within 2 grey
+    # levels of the Gaussian at full size, ink and paper read alike
+    from reading.lines import PAPER_KERNEL, paper
+
+    for shape in ((80, 400), (140, 300), (30, 200)):
+        field = cv2.resize(_written(0.7, shade=0.4), shape[::-1]).astype(np.float32)
+        k = max(3, int(shape[0] * PAPER_KERNEL) | 1)
+        dilated = cv2.dilate(field, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+        full = cv2.GaussianBlur(dilated, (0, 0), k / 2)
+        assert np.abs(paper(field) - full).max() < 2.0
+
+
+def test_the_ink_percentile_is_numpys() -> None:
+    from reading.lines import _percentile
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 1000, 4097):
+        values = rng.random(size).astype(np.float32)
+        for q in (0.0, 50.0, 99.5, 100.0):
+            assert _percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-7)
+    assert _percentile(np.zeros((0, 5), np.float32), 99.5) == 0.0
