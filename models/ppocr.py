@@ -13,6 +13,7 @@ digit.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ import cv2
 import numpy as np
 
 from reading.lines import grey, same_width_groups
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "PP-OCRv6_rec_small.onnx"
 INPUT_HEIGHT = 48  # the recogniser's input height (RapidOCR's rec_img_shape)
@@ -69,8 +72,8 @@ def _restricted(path: Path) -> tuple[bytes, list[str]]:
     """The recogniser's graph with its last layer (120 features to 18,710 classes, then
     softmax) cut to the classes `_wanted`, and those classes' symbols. A softmax over fewer
     classes, renormalised, is the same as the full one cut and renormalised (as `read` did), and
-    the layer was 15-18% of the recogniser's time (measured 2026-12-06: 16.6
-    -> 14.2 ms a 320-column field). A graph not ending in MatMul, Add, Softmax is left whole."""
+    the layer was 15-18% of the recogniser's time (measured 2026-12-06: 16.6 -> 14.2 ms a
+    320-column field). A graph not ending in MatMul, Add, Softmax is left whole."""
     import onnx
     from onnx import numpy_helper
 
@@ -85,12 +88,13 @@ def _restricted(path: Path) -> tuple[bytes, list[str]]:
     while node is not None and len(chain) < 6:
         chain.append(node)
         node = made.get(node.input[0])
-    ops = [n.op_type for n in chain if n.op_type != "Identity"]
-    if ops[:3] != ["Softmax", "Add", "MatMul"]:
-        return model.SerializeToString(), vocabulary
-    add, matmul = [n for n in chain if n.op_type in ("Add", "MatMul")][:2]
-    weight, bias = inits.get(matmul.input[1]), inits.get(add.input[1])
-    if weight is None or bias is None or len(vocabulary) != numpy_helper.to_array(bias).shape[0]:
+    layer = [n for n in chain if n.op_type != "Identity"][:3]
+    weight = bias = None
+    if [n.op_type for n in layer] == ["Softmax", "Add", "MatMul"]:
+        weight, bias = inits.get(layer[2].input[1]), inits.get(layer[1].input[1])
+    if weight is None or bias is None or numpy_helper.to_array(bias).shape != (len(vocabulary),):
+        log.warning("%s: its graph does not end in a classifier layer over its %d symbols; read "
+                    "whole (slower, the same readings)", path, len(vocabulary))
         return model.SerializeToString(), vocabulary
     classes = [i for i, symbol in enumerate(vocabulary) if _wanted(symbol)]
     weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, classes], weight.name))

@@ -83,3 +83,25 @@ def test_the_last_layer_cut_to_the_wanted_classes_reads_as_the_whole_one(ppocr) 
         probs = whole.run(None, {"x": x[None, None].repeat(3, axis=1)})[0][0][:, kept]
         expected = ctc.fold(probs / probs.sum(axis=1, keepdims=True), list(range(1, 11)))
         np.testing.assert_allclose(ppocr.read([_printed(text)])[0], expected, atol=5e-5)
+
+
+def test_a_graph_without_that_last_layer_is_read_whole(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    # a recogniser of another shape (its output straight from a softmax over its input, here)
+    # keeps every class, with a warning, instead of failing to load
+    import onnx
+    from onnx import TensorProto, helper
+
+    from models.ppocr import _restricted
+
+    classes = 13  # blank, 0-9, "x", " "
+    graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["probs"], axis=-1)], "plain",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, classes])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 4, classes])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    helper.set_model_props(model, {"character": "\n".join([*"0123456789", "x"])})
+    path = tmp_path / "plain.onnx"
+    onnx.save(model, path)
+    data, vocabulary = _restricted(path)
+    assert len(vocabulary) == classes and vocabulary[1] == "0"
+    assert onnx.load_from_string(data).graph.output[0].type.tensor_type.shape.dim[-1].dim_value == classes
+    assert "read whole" in caplog.text
