@@ -156,6 +156,11 @@ class Settings:
         return self.data_dir / "models"
 
     @property
+    def cache_dir(self) -> Path:
+        """Files made from others once and kept between starts (PP-OCR's cut recogniser)."""
+        return self.data_dir / "cache"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -12,9 +12,12 @@ digit.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import math
+import os
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,6 +50,11 @@ WORD_LETTERS = 2
 # (seeds 7 and 9): all 120 words and none of the numbers told so at full width, at 0.75 and at
 # 0.6; at 0.5 one word was missed.
 WORDS_SQUEEZE = 0.6
+# The last layer is cut to the classes read (`_restricted`); this names that cut in the cached
+# file's name: change it when `_wanted` changes. The kept classes' symbols go in the model's
+# metadata under KEPT_SYMBOLS, in class order.
+RESTRICTION = "blank-digits-marks-latin/1"
+KEPT_SYMBOLS = "kept_symbols"
 
 
 def model_path() -> Path:
@@ -68,14 +76,39 @@ def _wanted(symbol: str) -> bool:
     return len(symbol) == 1 and symbol.isascii() and (symbol.isalnum() or symbol in MARKS)
 
 
-def _restricted(path: Path) -> tuple[bytes, list[str]]:
+def restricted_model(path: Path, cache_dir: Path | None = None) -> bytes | str:
+    """The recogniser `_restricted` (ONNX bytes), or, given a folder, the file it was written to
+    there once: building it imports the `onnx` package (~0.6 s of a worker's start, ~18 MB);
+    a worker started later loads the file directly. Named by the source file's SHA-256 and
+    RESTRICTION, so another wheel or another cut makes another file. A folder that cannot be
+    written leaves the bytes in memory."""
+    if cache_dir is None:
+        return _restricted(path)
+    key = hashlib.sha256(path.read_bytes() + f"{RESTRICTION}|{MARKS}".encode()).hexdigest()[:16]
+    cached = Path(cache_dir) / f"{path.stem}.{key}.onnx"
+    if cached.is_file():
+        return str(cached)
+    model = _restricted(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cached.parent, suffix=".part")
+        with os.fdopen(handle, "wb") as f:
+            f.write(model)
+        os.replace(temporary, cached)  # whole or not at all: processes may start together
+    except OSError as exc:
+        log.warning("%s: PP-OCR's cut recogniser kept in memory only (%s)", cached, exc)
+    return model
+
+
+def _restricted(path: Path) -> bytes:
     """The recogniser's graph with its last layer (120 features to 18,710 classes, then
-    softmax) cut to the classes `_wanted`, and those classes' symbols. A softmax over fewer
-    classes, renormalised, is the same as the full one cut and renormalised (as `read` did), and
-    the layer was 15-18% of the recogniser's time (measured 2026-12-06: 16.6 -> 14.2 ms a
-    320-column field). A graph not ending in MatMul, Add, Softmax is left whole."""
+    softmax) cut to the classes `_wanted`. A softmax over fewer classes, renormalised, is the
+    same as the full one cut and renormalised (as `read` did), and the layer was 15-18% of the
+    recogniser's time (measured 2026-12-06: 16.6 -> 14.2 ms a 320-column field). The kept
+    classes' symbols go in its metadata (KEPT_SYMBOLS). A graph not ending in MatMul, Add,
+    Softmax is left whole (its symbols the same way)."""
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
@@ -95,13 +128,16 @@ def _restricted(path: Path) -> tuple[bytes, list[str]]:
     if weight is None or bias is None or numpy_helper.to_array(bias).shape != (len(vocabulary),):
         log.warning("%s: its graph does not end in a classifier layer over its %d symbols; read "
                     "whole (slower, the same readings)", path, len(vocabulary))
-        return model.SerializeToString(), vocabulary
-    classes = [i for i, symbol in enumerate(vocabulary) if _wanted(symbol)]
-    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, classes], weight.name))
-    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias)[classes], bias.name))
-    del graph.value_info[:]  # shapes inferred for the old width; ONNX Runtime infers them again
-    graph.output[0].type.tensor_type.shape.dim[-1].dim_value = len(classes)
-    return model.SerializeToString(), [vocabulary[i] for i in classes]
+        classes = list(range(len(vocabulary)))
+    else:
+        classes = [i for i, symbol in enumerate(vocabulary) if _wanted(symbol)]
+        weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, classes], weight.name))
+        bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias)[classes], bias.name))
+        del graph.value_info[:]  # shapes inferred for the old width; ONNX Runtime infers them again
+        graph.output[0].type.tensor_type.shape.dim[-1].dim_value = len(classes)
+    helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props},
+                                        KEPT_SYMBOLS: "\n".join(vocabulary[i] for i in classes)})
+    return model.SerializeToString()
 
 
 class PpOcrReader:
@@ -109,15 +145,16 @@ class PpOcrReader:
 
     name = "ppocr"
 
-    def __init__(self, path: Path | None = None, threads: int = 1) -> None:
+    def __init__(self, path: Path | None = None, threads: int = 1, cache_dir: Path | None = None) -> None:
         import onnxruntime as ort
 
         self.path = Path(path or model_path())
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        model, vocabulary = _restricted(self.path)
+        model = restricted_model(self.path, cache_dir)
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        vocabulary = self.session.get_modelmeta().custom_metadata_map[KEPT_SYMBOLS].split("\n")
         index = {c: i for i, c in enumerate(vocabulary)}
         self.digits = [index[str(d)] for d in range(10)]
         self._latin = np.array([c.isascii() and c.isalpha() for c in vocabulary])

@@ -86,8 +86,10 @@ class Reader:
         return read_field(image, self._classify, self.lines, self.calibration, name, self.max_pixels)
 
 
-def line_reader(name: str, strings_model: Path | str | None = None) -> LineReader:
-    """This process's line reader `name` ("crnn" or "ppocr"), loaded on first use and kept."""
+def line_reader(name: str, strings_model: Path | str | None = None,
+                cache_dir: Path | None = None) -> LineReader:
+    """This process's line reader `name` ("crnn" or "ppocr"), loaded on first use and kept;
+    `cache_dir`: where PP-OCR's cut recogniser is kept between starts (`models.ppocr`)."""
     key = (name, str(strings_model or "") if name == "crnn" else "")  # PP-OCR has no model of ours
     with _lock:
         if key not in _line_readers:
@@ -98,7 +100,7 @@ def line_reader(name: str, strings_model: Path | str | None = None) -> LineReade
             elif name == "ppocr":
                 from models.ppocr import PpOcrReader
 
-                _line_readers[key] = PpOcrReader()
+                _line_readers[key] = PpOcrReader(cache_dir=cache_dir)
             else:
                 raise ValueError(f"unknown line reader {name!r} (known: crnn, ppocr)")
         return _line_readers[key]
@@ -114,17 +116,18 @@ def load_calibration(path: Path | str | None) -> Calibrations:
 def get_reader(model_path: str | None = None, max_pixels: int = MAX_PAGE_PIXELS,
                lines: str | Sequence[str] = (), strings_model: Path | str | None = None,
                combination: Path | str | None = None, registered: int | None = None,
-               page_strings_model: Path | str | None = None) -> Reader:
+               page_strings_model: Path | str | None = None, cache_dir: Path | None = None) -> Reader:
     """Readers of these files (None: the shipped ones), loaded once per process and file; with
     `page_strings_model`, a page's open boxes and combs are read by that CRNN instead of
-    `strings_model` (the other line readers are the same for both)."""
+    `strings_model` (the other line readers are the same for both); `cache_dir` as for
+    `line_reader`."""
     configure_process()
     names = [n.strip() for n in lines.split(",")] if isinstance(lines, str) else list(lines)
     names = [n for n in names if n and n != "none"]
-    readers = [line_reader(n, strings_model) for n in names]
+    readers = [line_reader(n, strings_model, cache_dir) for n in names]
     page_readers = None
     if _separate(names, strings_model, page_strings_model):
-        page_readers = [line_reader(n, page_strings_model) for n in names]
+        page_readers = [line_reader(n, page_strings_model, cache_dir) for n in names]
     return Reader(get_recognizer(model_path), readers, load_calibration(combination) if readers
                   else UNCALIBRATED, max_pixels, registered, page_readers)
 
@@ -146,7 +149,8 @@ def reader_for(settings: Settings) -> Reader:
     """The reader a worker of these settings uses, made once per process."""
     return get_reader(str(settings.model_path), settings.max_page_pixels, settings.reader_names,
                       settings.strings_model_path, settings.combination_path,
-                      page_strings_model=settings.page_strings_model_path)
+                      page_strings_model=settings.page_strings_model_path,
+                      cache_dir=settings.cache_dir)
 
 
 @functools.lru_cache(maxsize=KEPT_VERSIONS)
@@ -163,7 +167,7 @@ def _registered_reader(settings: Settings, version: Active) -> Reader:
     digits, strings = version.path("digits"), version.path("strings")
     recognizer = Recognizer(digits) if digits else get_recognizer(str(settings.model_path))
     lines: list[LineReader] = [CrnnReader(strings) if name == "crnn" and strings
-                               else line_reader(name, settings.strings_model_path)
+                               else line_reader(name, settings.strings_model_path, settings.cache_dir)
                                for name in settings.reader_names]
     page_lines = version_page_lines(settings, lines, strings, version.path("strings_pages"))
     combination = version.path("combination") or settings.combination_path

@@ -91,7 +91,7 @@ def test_a_graph_without_that_last_layer_is_read_whole(tmp_path, caplog) -> None
     import onnx
     from onnx import TensorProto, helper
 
-    from models.ppocr import _restricted
+    from models.ppocr import KEPT_SYMBOLS, _restricted
 
     classes = 13  # blank, 0-9, "x", " "
     graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["probs"], axis=-1)], "plain",
@@ -101,7 +101,27 @@ def test_a_graph_without_that_last_layer_is_read_whole(tmp_path, caplog) -> None
     helper.set_model_props(model, {"character": "\n".join([*"0123456789", "x"])})
     path = tmp_path / "plain.onnx"
     onnx.save(model, path)
-    data, vocabulary = _restricted(path)
-    assert len(vocabulary) == classes and vocabulary[1] == "0"
-    assert onnx.load_from_string(data).graph.output[0].type.tensor_type.shape.dim[-1].dim_value == classes
+    read = onnx.load_from_string(_restricted(path))
+    assert read.graph.output[0].type.tensor_type.shape.dim[-1].dim_value == classes
+    kept = {p.key: p.value for p in read.metadata_props}[KEPT_SYMBOLS].split("\n")
+    assert len(kept) == classes and kept[:2] == ["<blank>", "0"]
     assert "read whole" in caplog.text
+
+
+def test_the_cut_recogniser_is_made_once_and_then_loaded_without_onnx(tmp_path, ppocr) -> None:  # type: ignore[no-untyped-def]
+    # a worker's start: the first one writes the cut graph into the cache folder; the next
+    # loads that file, without importing the onnx package (~0.6 s), and reads alike
+    import subprocess
+    import sys
+
+    from models.ppocr import PpOcrReader
+
+    first = PpOcrReader(cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.onnx"))) == 1 and not list(tmp_path.glob("*.part"))
+    image = _printed("7,500")
+    np.testing.assert_array_equal(first.read([image])[0], ppocr.read([image])[0])
+    started = ("import sys; from models.ppocr import PpOcrReader; "
+               f"r = PpOcrReader(cache_dir={str(tmp_path)!r}); print(len(r._latin), 'onnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split()
+    assert out == [str(len(ppocr._latin)), "False"]
