@@ -153,7 +153,15 @@ class PpOcrReader:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         model = restricted_model(self.path, cache_dir)
-        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own error types; bytes are made anew
+            if not isinstance(model, str):
+                raise
+            log.warning("%s: unreadable (%s); made again", model, exc)
+            Path(model).unlink(missing_ok=True)
+            model = restricted_model(self.path, cache_dir)
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         vocabulary = self.session.get_modelmeta().custom_metadata_map[KEPT_SYMBOLS].split("\n")
         index = {c: i for i, c in enumerate(vocabulary)}
         self.digits = [index[str(d)] for d in range(10)]

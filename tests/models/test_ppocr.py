@@ -125,3 +125,9 @@ def test_the_cut_recogniser_is_made_once_and_then_loaded_without_onnx(tmp_path, 
     out = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True, timeout=120,
                          check=True).stdout.split()
     assert out == [str(len(ppocr._latin)), "False"]
+    # a cached file damaged since is made again
+    cached = next(tmp_path.glob("*.onnx"))
+    cached.write_bytes(cached.read_bytes()[:1000])
+    again = PpOcrReader(cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.read([image])[0], ppocr.read([image])[0])
+    assert cached.stat().st_size > 1_000_000
