@@ -145,3 +145,52 @@ def test_an_app_polls_the_embedded_broker_at_the_settings_pace(tmp_path: Path) -
     finally:
         make_celery(Settings.from_env({}, broker_url="sqla+sqlite:///:memory:", data_dir=tmp_path))
     assert embedded_transport.Transport.polling_interval == Settings.broker_poll_s < TRAINING_POLL_S
+
+
+def test_an_idle_consumer_polls_less_and_less_often() -> None:
+    from worker.celery_app import IDLE_FAST_S, IDLE_POLL_S, idle_poll_interval
+
+    paces = [idle_poll_interval(k * IDLE_FAST_S / 2, 0.05) for k in range(40)]
+    assert paces[:2] == [0.05, 0.05] and paces[2] == 0.1  # fast for IDLE_FAST_S, then doubling
+    assert paces == sorted(paces) and paces[-1] == IDLE_POLL_S
+    assert idle_poll_interval(1000.0, 2.0) == 2.0  # a slower pace of its own is kept
+
+
+def test_an_idle_embedded_consumer_takes_a_message_and_polls_fast_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a real consumer on an embedded broker file: idle, it looks at the table less and less
+    # often; a message published meanwhile is taken within IDLE_POLL_S, and it is fast again
+    from kombu import Connection, Queue
+
+    from worker import celery_app
+
+    monkeypatch.setattr(celery_app, "IDLE_FAST_S", 0.2)
+    url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    celery_app._tune_embedded_broker(url, 0.02)
+    got: list[object] = []
+    with Connection(url) as connection:
+        queue = Queue("idle-test")
+        with connection.Consumer(queue, callbacks=[lambda body, message: (got.append(body), message.ack())],
+                                 accept=["json"]):
+            polls: list[float] = []
+            cycle = connection.transport.cycle
+            look = cycle.get
+
+            def counted(*args: object, **kwargs: object) -> object:
+                polls.append(time.monotonic())
+                return look(*args, **kwargs)
+
+            monkeypatch.setattr(cycle, "get", counted)
+            with pytest.raises(TimeoutError):
+                connection.drain_events(timeout=2.5)
+            assert len(polls) < 40  # 0.02 s throughout would be ~125
+            assert max(b - a for a, b in zip(polls, polls[1:])) > 0.3  # it had slowed down
+            with connection.Producer() as producer:
+                producer.publish({"n": 1}, routing_key="idle-test", declare=[queue], serializer="json")
+            sent = time.monotonic()
+            connection.drain_events(timeout=5)
+            assert got == [{"n": 1}] and time.monotonic() - sent < celery_app.IDLE_POLL_S + 1.0
+            polls.clear()
+            with pytest.raises(TimeoutError):
+                connection.drain_events(timeout=0.15)
+            assert len(polls) >= 3  # fast again after a message
