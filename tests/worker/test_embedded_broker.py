@@ -183,8 +183,8 @@ def test_an_idle_embedded_consumer_takes_a_message_and_polls_fast_again(
             monkeypatch.setattr(cycle, "get", counted)
             with pytest.raises(TimeoutError):
                 connection.drain_events(timeout=2.5)
-            assert len(polls) < 40  # 0.02 s throughout would be ~125
-            assert max(b - a for a, b in zip(polls, polls[1:])) > 0.3  # it had slowed down
+            assert len(polls) < 60  # 0.02 s throughout would be ~125
+            assert max(b - a for a, b in zip(polls, polls[1:])) > 0.2  # it had slowed down
             with connection.Producer() as producer:
                 producer.publish({"n": 1}, routing_key="idle-test", declare=[queue], serializer="json")
             sent = time.monotonic()
