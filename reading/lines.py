@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from reading import quick
+
 LINE_HEIGHT = 32  # the line reader's input height, px
 MIN_WIDTH = 32  # narrower fields are padded: a single digit still spans several frames
 MAX_ASPECT = 16  # wider than 16 × the height is squeezed (no amount field is that long)
@@ -43,7 +45,7 @@ def darkness(image: np.ndarray) -> np.ndarray:
     """float32 0..1, ink = 1, paper = 0, the paper's own brightness divided out."""
     g = grey(image).astype(np.float32)
     dark = np.clip(1.0 - g / np.maximum(paper(g), 1.0), 0.0, 1.0)
-    top = max(_percentile(dark, INK_PERCENTILE), INK_FLOOR)
+    top = max(quick.percentile(dark.ravel(), INK_PERCENTILE), INK_FLOOR)
     return np.minimum(dark / top, 1.0)
 
 
@@ -61,20 +63,6 @@ def paper(g: np.ndarray) -> np.ndarray:
     small = cv2.resize(dilated, (w // step, h // step), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), k / 2 / step)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _percentile(values: np.ndarray, q: float) -> float:
-    """np.percentile(values, q) (linear interpolation) from a partition, without NumPy's
-    general quantile machinery (~0.1 ms of overhead a call, a third of its time on a field)."""
-    flat = values.ravel()
-    if flat.size == 0:
-        return 0.0
-    position = q / 100.0 * (flat.size - 1)
-    low = int(position)
-    high = min(low + 1, flat.size - 1)
-    parted = np.partition(flat, (low, high))
-    a, b = float(parted[low]), float(parted[high])
-    return a + (b - a) * (position - low)
 
 
 def line_input(image: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:

@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from segmentation import quick
+from reading import quick
 from segmentation.structure import Structure
 
 CORNER_PX = 3  # the patch just inside each corner that must be paper...

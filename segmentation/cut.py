@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from segmentation import quick
+from reading import quick
 from segmentation.boxes import component_boxes
 from segmentation.glyph import to_mnist
 from segmentation.structure import Structure

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, line_input, same_width_groups
 
@@ -63,13 +62,3 @@ def test_the_paper_smoothed_on_a_small_copy_is_the_full_size_smoothing() -> None
         full = cv2.GaussianBlur(dilated, (0, 0), k / 2)
         assert np.abs(paper(field) - full).max() < 2.0
 
-
-def test_the_ink_percentile_is_numpys() -> None:
-    from reading.lines import _percentile
-
-    rng = np.random.default_rng(0)
-    for size in (1, 2, 7, 1000, 4097):
-        values = rng.random(size).astype(np.float32)
-        for q in (0.0, 50.0, 99.5, 100.0):
-            assert _percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-7)
-    assert _percentile(np.zeros((0, 5), np.float32), 99.5) == 0.0

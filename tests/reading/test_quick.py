@@ -1,11 +1,11 @@
-"""segmentation.quick gives NumPy's median and percentile exactly, for the arrays a page makes."""
+"""reading.quick gives NumPy's median and percentile exactly, for the arrays a page makes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from segmentation import quick
+from reading import quick
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
