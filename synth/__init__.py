@@ -28,7 +28,6 @@ def writers_of(part: str, mnist_dir: Path | str | None = None):  # type: ignore[
     return load_writers(part, images, labels).mixture()
 
 
-
 class PoolWriters:
     """The writers a pool process draws with: named by its initialiser (`name`), loaded by its
     first task (`get`), once. Loaded in the initialiser, a missing MNIST or writers folder would
@@ -47,6 +46,7 @@ class PoolWriters:
         if self._hands is None:
             self._hands = writers_of(*self._of)
         return self._hands
+
 
 def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None
                          ) -> tuple[list[np.ndarray], list[str]]:
