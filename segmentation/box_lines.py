@@ -21,6 +21,10 @@ OUTER_START, OUTER_END = -1, 1  # a band's outer side: towards its first or its 
 CELL_TOLERANCE = 0.2  # a divider more than this share of the pitch off a cell edge is a stroke
 THIN_DIVIDER = 0.5  # a divider band thinner than this share of the outer walls is a stroke
 EQUAL_CELLS = 1.5  # widest / narrowest cell of a comb; more uneven is a row of separate boxes
+LINE_PEAK = 0.1  # columns of a line whose darkest pixel is fainter than this (paper 0, ink 1)
+#                  have no line to measure: a gap in it, or noise
+WIDE_DIVIDER = 1.5  # a divider band wider than this many outer walls has ink touching it: the
+#                     divider is put where the pitch says instead
 
 
 def _exact_band(profile: np.ndarray, band: tuple[int, int], side: int, lo: int) -> tuple[int, int]:
@@ -118,7 +122,7 @@ def ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:
     line, divided by its peak darkness (blur spreads a line but keeps its total darkness)."""
     rows = darkness[max(band[0] - 2, 0) : band[1] + 3]
     peak = rows.max(axis=0)
-    strong = peak > 0.1
+    strong = peak > LINE_PEAK
     if not strong.any():
         return 0.0
     return quick.median(np.maximum(rows[:, strong], 0).sum(axis=0) / peak[strong])
@@ -174,7 +178,7 @@ def regularise(walls: list[tuple[int, int]]) -> list[tuple[int, int]]:
         position = start + pitch * i
         nearest = min(inner, key=lambda w: abs((w[0] + w[1]) / 2 - position))
         fits = abs((nearest[0] + nearest[1]) / 2 - position) <= CELL_TOLERANCE * pitch
-        if fits and nearest[1] - nearest[0] <= 1.5 * thickness:
+        if fits and nearest[1] - nearest[0] <= WIDE_DIVIDER * thickness:
             result.append(nearest)
         else:  # missing, or widened by ink touching it: the divider where the pitch puts it
             first = int(round(position)) - thickness // 2

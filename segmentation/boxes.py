@@ -37,6 +37,15 @@ MAX_FILL = 0.9  # a box is lines and some ink, however thick; solid blobs are no
 H_KERNEL_SHARE = 0.45  # horizontal lines span the box: longer than any digit stroke inside
 V_KERNEL_SHARE = 0.95  # walls run from the top line to the bottom line; digits don't
 MIN_INTERIOR_PX = 6  # a rectangle whose inside is thinner than this is a thick line
+REGION_MARGIN = 0.1  # a candidate's region reaches this share of its shorter side beyond its
+MIN_MARGIN_PX = 3  # ... marks (and at least this): the pooled marks' edge is ±POOL px
+UPRIGHT_INK = 64  # of 255: marks turned upright are interpolated; a pixel more than a quarter
+#                   covered stays a mark (a 1-px line turned by a few degrees keeps its run)
+HEIGHT_KERNEL_SHARE = 0.6  # a second try when the first finds no box: lines at least this
+#                            share of the marks' height, for boxes far narrower than the
+#                            region they were found in (small boxes joined by a rule or a stroke)
+MIN_KERNEL_PX = 8  # line-finding kernels are at least this long: shorter, a digit's stroke passes
+SAME_BOX_IOU = 0.8  # two structures overlapping this much are one box found twice
 MAX_LINE_SHARE = 0.25  # box lines are thin next to the box (≤0.2 seen at 150 dpi)
 NESTED_SHARE = 0.85  # a box with this share of its area inside a larger one is nested in it
 MAX_STROKE_SHARE = 0.13  # box lines are ≤0.5 mm on boxes ≥6.5 mm tall (≤0.1 as scanned); bold
@@ -130,7 +139,7 @@ def candidates(prepared: Prepared) -> list[tuple[tuple[int, int, int, int], floa
             continue
         if bh * POOL > MAX_PAGE_SHARE * h and bw * POOL > MAX_PAGE_SHARE * w:
             continue  # a frame around the page
-        margin = max(3, int(0.1 * min(bw, bh) * POOL))
+        margin = max(MIN_MARGIN_PX, int(REGION_MARGIN * min(bw, bh) * POOL))
         region = (max(0, x * POOL - margin), max(0, y * POOL - margin),
                   min(w, (x + bw) * POOL + margin), min(h, (y + bh) * POOL + margin))
         if not _crosses_twice(component):
@@ -201,7 +210,7 @@ def analyse(prepared: Prepared, region: tuple[int, int, int, int], skew: float) 
     local = frame.matrix.copy()  # the same turn applied to the region alone, so that nothing
     local[:, 2] += local[:, :2] @ np.array([x0, y0], np.float64)  # outside leaks into the frame
     upright = cv2.warpAffine(prepared.marks[y0:y1, x0:x1], local, frame.size, flags=cv2.INTER_LINEAR)
-    upright = cv2.threshold(upright, 64, 255, cv2.THRESH_BINARY)[1]
+    upright = cv2.threshold(upright, UPRIGHT_INK, 255, cv2.THRESH_BINARY)[1]
     darkness = _Lazy(lambda: cv2.warpAffine(1.0 - prepared.normalised(y0, y1, x0, x1), local,
                                             frame.size, flags=cv2.INTER_LINEAR))
     rows = np.flatnonzero(upright.any(axis=1))
@@ -214,7 +223,8 @@ def analyse(prepared: Prepared, region: tuple[int, int, int, int], skew: float) 
     # scans and a slightly wrong skew estimate.
     thick = cv2.dilate(upright, np.ones((TOLERANCE_PX, 1), np.uint8))
     thick = cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((1, GAP_PX), np.uint8))
-    for kernel_len in (max(8, int(H_KERNEL_SHARE * width)), max(8, int(0.6 * (rows[-1] - rows[0])))):
+    for kernel_len in (max(MIN_KERNEL_PX, int(H_KERNEL_SHARE * width)),
+                       max(MIN_KERNEL_PX, int(HEIGHT_KERNEL_SHARE * (rows[-1] - rows[0])))):
         horizontal = open_along_rows(thick, kernel_len)
         bands = _bands(horizontal, axis=1, min_cover=kernel_len)
         # Pair each top line with the nearest line below that closes a box; lines in between
@@ -321,6 +331,6 @@ def _unique(found: list[Structure]) -> list[Structure]:
     """One structure per box: overlapping candidates can find the same box twice."""
     kept: list[Structure] = []
     for s in sorted(found, key=lambda s: -len(s.walls)):
-        if all(iou(s.page_box, k.page_box) < 0.8 for k in kept):
+        if all(iou(s.page_box, k.page_box) < SAME_BOX_IOU for k in kept):
             kept.append(s)
     return kept

@@ -48,6 +48,13 @@ INK_COST = 12.0  # cost of cutting through an ink pixel, against 1 for each step
 DRIFT_COST = 0.3  # per pixel the cut wanders from its starting column
 SLIVER_SHARE = 0.06  # bits of a cut piece smaller than this share of it are dropped
 MIN_PIECE_SHARE = 0.12  # a cut leaving a piece narrower than this share of the glyph is no cut
+CUT_REACH = 0.25  # a cut path wanders at most this share of the glyph's height from its start
+#                   (a slanted join), and at least MIN_REACH_PX
+MIN_REACH_PX = 2
+CUT_MARGIN = 0.15  # cuts start no nearer either end than this share of the width: a cut
+#                    there would only shave a stroke's end off
+MIN_CUT_GAP = 0.2  # cut columns (and the ends) at least this share of the width apart: a
+#                    narrower part is a stroke's end, not a digit
 
 
 def cut_paths(mask: np.ndarray, starts: Sequence[int]) -> np.ndarray:
@@ -61,7 +68,7 @@ def cut_paths(mask: np.ndarray, starts: Sequence[int]) -> np.ndarray:
     the moves are found walking back up the totals (~0.4 ms a call, against ~0.9 for the
     moves kept row by row as masks; the same paths)."""
     h, w = mask.shape
-    reach = max(2, int(0.25 * h))
+    reach = max(MIN_REACH_PX, int(CUT_REACH * h))
     first = np.asarray(starts, np.int64) - reach
     offsets = np.arange(2 * reach + 1)
     columns = first[:, None] + offsets[None, :]  # (starts, window)
@@ -140,7 +147,7 @@ def cut_candidates(piece: Piece, parts: int, limit: int = MAX_CUTS) -> list[tupl
     the ink (distinct ones, not neighbours of one another), and always even spacing."""
     w = piece.width
     profile = np.convolve(piece.mask.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
-    inner = np.arange(int(0.15 * w), int(0.85 * w) + 1)
+    inner = np.arange(int(CUT_MARGIN * w), int((1 - CUT_MARGIN) * w) + 1)
     if inner.size == 0:
         return []
     minima = [int(c) for c in inner
@@ -154,7 +161,7 @@ def cut_candidates(piece: Piece, parts: int, limit: int = MAX_CUTS) -> list[tupl
     candidates = []
     for combo in itertools.combinations(sorted(distinct[:MAX_CUTS]), parts - 1):
         gaps = np.diff([0, *combo, w])
-        if gaps.min() >= 0.2 * w:
+        if gaps.min() >= MIN_CUT_GAP * w:
             candidates.append(tuple(combo))
     candidates = [c for c in dict.fromkeys(candidates) if c != even][: limit - 1]
     return [*candidates, even]
