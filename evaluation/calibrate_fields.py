@@ -11,7 +11,9 @@ digits; never a test writer, never a real cheque), for each kind of field read w
   in the hard page style.
 It fits the readers' weights in the product (highest share of fields right, then highest
 likelihood of the truth), then a logistic model of the combined confidence
-(`reading.combine.FEATURES`), and writes both to `models/weights/combination.json`.
+(`reading.combine.FEATURES`), and writes both to `models/weights/combination.json`. With
+`--keep-weights` it fits the confidence only, for readers that changed since the weights were
+chosen: the values read stay the same, only how sure the service is of them moves.
 """
 
 from __future__ import annotations
@@ -122,11 +124,17 @@ def fit_weights(samples: list[Sample], readers: list[str]) -> dict[str, float]:
     return {k: float(v) for k, v in best.items()}
 
 
-def fit_kind(samples: list[Sample], kind: str, description: str) -> Calibration:
+def fit_kind(samples: list[Sample], kind: str, description: str,
+             weights: dict[str, float] | None = None) -> Calibration:
+    """The readers' weights (fitted, unless `weights` are given: then the values read stay as
+    they are) and the confidence's logistic model (`reading.combine.FEATURES`)."""
     from sklearn.linear_model import LogisticRegression
 
     readers = [o.reader for o in samples[0].opinions]
-    weights = fit_weights(samples, readers)
+    if weights is None:
+        weights = fit_weights(samples, readers)
+    else:
+        print(f"  weights {weights} kept", flush=True)
     plain = Calibration(weights, (1.0, 0.0, 0.0, 0.0), 0.0)
     combined = [combine(s.opinions, plain) for s in samples]
     x = np.array([c.features for c in combined])
@@ -152,6 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--kinds", default="field,box,comb",
                         help="kinds to fit (comma-separated); the others are kept from --output")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="keep the readers' weights of --output and fit the confidence only "
+                             "(the values read stay the same)")
     parser.add_argument("--output", type=Path,
                         default=PROJECT_ROOT / "models" / "weights" / "combination.json")
     args = parser.parse_args(argv)
@@ -159,14 +170,17 @@ def main(argv: list[str] | None = None) -> dict:
     from core.settings import Settings
     from worker.recognition import reader_for
 
-    reader = reader_for(Settings.from_env())
-    if not reader.lines:
-        raise SystemExit("no line readers configured (LINE_READERS): nothing to combine")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
         raise SystemExit(f"--kinds: unknown {unknown or 'none given'}; known: {', '.join(KINDS)}")
     kept = Calibrations.load(args.output).by_kind if args.output.is_file() else {}
+    if args.keep_weights and not set(kinds) <= set(kept):
+        raise SystemExit(f"--keep-weights: {args.output} has no weights for "
+                         f"{', '.join(sorted(set(kinds) - set(kept)))}")
+    reader = reader_for(Settings.from_env())
+    if not reader.lines:
+        raise SystemExit("no line readers configured (LINE_READERS): nothing to combine")
     started = time.time()
     print(f"readers: {reader.version}", flush=True)
     samples: dict[str, list[Sample]] = {}
@@ -181,7 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     where = (f"{{n}} synthetic {{what}} by calibration writers (seed {args.seed}), readers "
              f"{reader.version}")
     fitted = {kind: fit_kind(samples[kind], kind, where.format(
-        n=len(samples[kind]), what=KINDS[kind] + ("" if kind == "field" else f" (of {args.pages} pages)")))
+        n=len(samples[kind]), what=KINDS[kind] + ("" if kind == "field" else f" (of {args.pages} pages)")),
+        dict(kept[kind].weights) if args.keep_weights else None)
         for kind in kinds}
     calibrations = Calibrations({k: fitted.get(k) or kept[k] for k in KINDS if k in fitted or k in kept})
     args.output.parent.mkdir(parents=True, exist_ok=True)
