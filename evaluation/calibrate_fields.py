@@ -192,10 +192,11 @@ def main(argv: list[str] | None = None) -> dict:
               flush=True)
         on_pages = page_samples(reader, args.pages, args.seed + 1)
         samples.update({k: v for k, v in on_pages.items() if k in kinds})
-    where = (f"{{n}} synthetic {{what}} by calibration writers (seed {args.seed}), readers "
+    where = (f"{{n}} synthetic {{what}} by calibration writers (seed {{seed}}), readers "
              f"{reader.version}")
     fitted = {kind: fit_kind(samples[kind], kind, where.format(
-        n=len(samples[kind]), what=KINDS[kind] + ("" if kind == "field" else f" (of {args.pages} pages)")),
+        n=len(samples[kind]), what=KINDS[kind] + ("" if kind == "field" else f" (of {args.pages} pages)"),
+        seed=args.seed if kind == "field" else args.seed + 1),
         dict(kept[kind].weights) if args.keep_weights else None)
         for kind in kinds}
     calibrations = Calibrations({k: fitted.get(k) or kept[k] for k in KINDS if k in fitted or k in kept})
