@@ -9,22 +9,7 @@ import pytest
 
 from evaluation.calibrate_fields import Sample, fit_kind, main
 from reading.combine import Calibration, Calibrations, CtcOpinion, DigitsOpinion, combine
-from reading.ctc import FILLER
-
-
-def _reads(value: str, sure: float) -> np.ndarray:
-    frames = [FILLER]
-    for c in value:
-        frames += [int(c), FILLER]
-    folded = np.full((len(frames), 11), (1 - sure) / 10)
-    folded[np.arange(len(frames)), frames] = sure
-    return folded
-
-
-def _digits(value: str, sure: float) -> np.ndarray:
-    probs = np.full((len(value), 10), (1 - sure) / 9)
-    probs[np.arange(len(value)), [int(c) for c in value]] = sure
-    return probs
+from tests.reading.opinions import cut_digits, reads
 
 
 def _samples(count: int = 80) -> list[Sample]:
@@ -38,9 +23,9 @@ def _samples(count: int = 80) -> list[Sample]:
         line_value = truth if i % 3 else wrong
         cut_value = truth if i % 5 else wrong
         sure = float(rng.uniform(0.6, 0.99))
-        out.append(Sample([DigitsOpinion("cut", _digits(cut_value, sure)),
-                           CtcOpinion("crnn", _reads(line_value, sure)),
-                           CtcOpinion("ppocr", _reads(line_value, sure))], truth))
+        out.append(Sample([DigitsOpinion("cut", cut_digits(cut_value, sure)),
+                           CtcOpinion("crnn", reads(line_value, sure)),
+                           CtcOpinion("ppocr", reads(line_value, sure))], truth))
     return out
 
 

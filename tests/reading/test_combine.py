@@ -15,32 +15,15 @@ from reading.combine import (
     DigitsOpinion,
     combine,
 )
-from reading.ctc import FILLER
-
-
-def _reads(value: str, sure: float = 0.97) -> np.ndarray:
-    """A CTC matrix that reads `value` with `sure` per frame (filler between digits)."""
-    frames = [FILLER]
-    for c in value:
-        frames += [int(c), FILLER]
-    folded = np.full((len(frames), 11), (1 - sure) / 10)
-    folded[np.arange(len(frames)), frames] = sure
-    return folded
-
-
-def _digits(value: str, sure: float = 0.97) -> np.ndarray:
-    probs = np.full((len(value), 10), (1 - sure) / 9)
-    probs[np.arange(len(value)), [int(c) for c in value]] = sure
-    return probs
-
+from tests.reading.opinions import cut_digits, reads
 
 # Fitted-like calibration: confidence grows with the posterior and with agreement.
 CALIBRATION = Calibration({"a": 1.0, "b": 1.0, "cut": 0.5}, (0.5, 2.0, 2.0, 0.05), -1.0)
 
 
 def test_agreeing_readers_give_more_confidence_than_one_alone() -> None:
-    both = combine([CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1234"))], CALIBRATION)
-    split = combine([CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1284"))], CALIBRATION)
+    both = combine([CtcOpinion("a", reads("1234")), CtcOpinion("b", reads("1234"))], CALIBRATION)
+    split = combine([CtcOpinion("a", reads("1234")), CtcOpinion("b", reads("1284"))], CALIBRATION)
     assert both.value == "1234" and both.agreeing == ("a", "b")
     assert split.value in ("1234", "1284") and len(split.agreeing) == 1
     assert both.confidence > split.confidence + 0.2
@@ -48,24 +31,24 @@ def test_agreeing_readers_give_more_confidence_than_one_alone() -> None:
 
 def test_the_product_picks_the_value_the_readers_together_prefer() -> None:
     # a is torn between 17 and 11; b is sure of 17 though less than a's best: 17 wins
-    torn = _reads("11", 0.55)
+    torn = reads("11", 0.55)
     torn[3, 7], torn[3, 1] = 0.45, 0.5
-    combined = combine([CtcOpinion("a", torn), CtcOpinion("b", _reads("17", 0.9))], CALIBRATION)
+    combined = combine([CtcOpinion("a", torn), CtcOpinion("b", reads("17", 0.9))], CALIBRATION)
     assert combined.value == "17"
     assert combined.readings == {"a": "11", "b": "17"}
 
 
 def test_the_cut_reader_has_no_opinion_on_values_of_another_length() -> None:
-    cut = DigitsOpinion("cut", _digits("123"))
+    cut = DigitsOpinion("cut", cut_digits("123"))
     assert cut.best == "123"
     assert cut.log_prob("123") > cut.log_prob("124") > cut.log_prob("1234")
-    combined = combine([cut, CtcOpinion("a", _reads("1234")), CtcOpinion("b", _reads("1234"))], CALIBRATION)
+    combined = combine([cut, CtcOpinion("a", reads("1234")), CtcOpinion("b", reads("1234"))], CALIBRATION)
     assert combined.value == "1234"
 
 
 def test_a_reader_with_zero_weight_is_not_heard() -> None:
     quiet = Calibration({"a": 1.0, "b": 0.0}, (1.0, 0.0, 0.0, 0.0), 0.0)
-    combined = combine([CtcOpinion("a", _reads("55")), CtcOpinion("b", _reads("66", 0.999))], quiet)
+    combined = combine([CtcOpinion("a", reads("55")), CtcOpinion("b", reads("66", 0.999))], quiet)
     assert combined.value == "55"
 
 
@@ -84,11 +67,11 @@ def test_a_piece_the_cut_reader_took_for_no_digit_may_still_be_one() -> None:
     # (40% a digit; a 1 if a digit); both line readers read 8103
     stroke = np.full(10, 0.02)
     stroke[1] = 0.82
-    lines = [CtcOpinion("crnn", _reads("8103")), CtcOpinion("ppocr", _reads("8103"))]
+    lines = [CtcOpinion("crnn", reads("8103")), CtcOpinion("ppocr", reads("8103"))]
     comb = Calibration({"cut": 0.3, "crnn": 0.15, "ppocr": 0.15}, (1.0, 0.0, 0.0, 0.0), 0.0)
-    sure_of_length = DigitsOpinion("cut", _digits("803"))
+    sure_of_length = DigitsOpinion("cut", cut_digits("803"))
     assert combine([sure_of_length, *lines], comb).value == "803"  # how it was: outvoted
-    unsure = DigitsOpinion("cut", _digits("803"), 0.0, ((1, stroke, 0.4),))
+    unsure = DigitsOpinion("cut", cut_digits("803"), 0.0, ((1, stroke, 0.4),))
     assert unsure.best == "803" and "8103" in unsure.candidates()
     assert unsure.log_prob("8103") > FLOOR_LOG_PROB + 5
     assert unsure.log_prob("803") < sure_of_length.log_prob("803")  # the stroke may be a digit
