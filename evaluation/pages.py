@@ -92,7 +92,24 @@ class Tally:
                                      "accuracy": sum(f.read == f.truth for f in true) / max(1, len(true))}
         if thresholds is not None:
             out["auto_accept"] = auto_accept(self.fields, thresholds)
+            rows = [f for f in self.fields if f.read is not None]  # extra detections are wrong
+            out["calibration_error"] = calibration_error(np.array([f.confidence for f in rows]),
+                                                         np.array([f.read == f.truth for f in rows]))
         return out
+
+
+def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |share right − mean confidence| over equal-width bins,
+    weighted by how many fields fall in each."""
+    if len(confidence) == 0:
+        return 0.0
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            total += members.sum() * abs(right[members].mean() - confidence[members].mean())
+    return float(total / len(confidence))
 
 
 def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
@@ -325,6 +342,7 @@ def _print_ours(r: dict) -> None:
         print(f"lowest threshold with ≤0.5% errors: {best['threshold']:.4f} → "
               f"{best['accepted_share']:.2%} accepted ({best['error_among_accepted']:.2%} wrong; "
               f"{describe(o['intervals']['straight_through'])})")
+    print(f"calibration error (confidence against share right, ten bins): {o['calibration_error']:.3f}")
     seg = r["segmentation_ms_a4_200dpi"]
     if seg["mean"] is not None:
         print(f"segmentation, 200-dpi A4: {seg['mean']:.0f} ms mean, {seg['p95']:.0f} ms p95 "

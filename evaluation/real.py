@@ -30,7 +30,14 @@ import numpy as np
 
 from evaluation import write_report
 from evaluation.intervals import bootstrap, describe
-from evaluation.pages import TARGET_ERROR, Scored, auto_accept, edit_distance, interval_rows
+from evaluation.pages import (
+    TARGET_ERROR,
+    Scored,
+    auto_accept,
+    calibration_error,
+    edit_distance,
+    interval_rows,
+)
 from synth import test_writers_numbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,20 +80,6 @@ class Result:
                 "straight_through": best["accepted_share"] if best else 0.0,
                 "threshold": best["threshold"] if best else None,
                 "fields_per_second": len(self.truths) / max(self.seconds, 1e-9)}
-
-
-def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: |share right − mean confidence| over equal-width bins,
-    weighted by how many fields fall in each."""
-    if len(confidence) == 0:
-        return 0.0
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            total += members.sum() * abs(right[members].mean() - confidence[members].mean())
-    return float(total / len(confidence))
 
 
 def print_row(r: dict) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.pages import Scored, auto_accept, best_segment_ms, most_confident_errors, score_page
+from evaluation.pages import Scored, Tally, auto_accept, best_segment_ms, most_confident_errors, score_page
 from segmentation.results import FieldResult
 from synth.pages import TruthField
 
@@ -37,3 +37,11 @@ def test_the_most_confident_errors_are_listed_first_with_each_readers_reading() 
     assert errors[0] == {"page": 3, "kind": "comb", "truth": "451029", "read": "457029",
                          "confidence": 0.98, "readings": {"crnn": "451029", "cut": "457029"}}
     assert most_confident_errors(rows, 1) == errors[:1]
+
+
+def test_the_report_gives_the_calibration_error_of_every_reading() -> None:
+    sure_and_right = [Scored("box", "1", "1", 0.95)] * 19 + [Scored("box", "2", "3", 0.95)]
+    assert Tally(sure_and_right).report([0.5])["calibration_error"] < 1e-9  # 95% right at 0.95
+    overconfident = [Scored("box", "1", "1", 0.99)] * 8 + [Scored("box", "2", "3", 0.99)] * 2 \
+        + [Scored("extra", None, "4", 0.99)] + [Scored("box", "5", None)]  # extra: wrong; missed: no row
+    assert abs(Tally(overconfident).report([0.5])["calibration_error"] - (0.99 - 8 / 11)) < 1e-9
