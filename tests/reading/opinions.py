@@ -7,11 +7,12 @@ import numpy as np
 from reading.ctc import FILLER
 
 
-def reads(value: str, sure: float = 0.97) -> np.ndarray:
-    """A CTC matrix that reads `value` with `sure` per frame (filler between digits)."""
+def reads(value: str, sure: float = 0.97, frames_per_digit: int = 1) -> np.ndarray:
+    """A CTC matrix that reads `value` with `sure` per frame, each digit `frames_per_digit`
+    frames long (filler between digits)."""
     frames = [FILLER]
     for c in value:
-        frames += [int(c), FILLER]
+        frames += [int(c)] * frames_per_digit + [FILLER]
     folded = np.full((len(frames), 11), (1 - sure) / 10)
     folded[np.arange(len(frames)), frames] = sure
     return folded

@@ -8,6 +8,7 @@ import pytest
 
 from reading.choose import best_valid, ranked
 from reading.rules import Rule, RuleError, luhn_digit, luhn_valid, mod11_valid, parse_rule
+from tests.reading.opinions import cut_digits
 
 
 def test_luhn_and_mod11() -> None:
@@ -66,15 +67,8 @@ def test_malformed_rules_say_what_is_wrong(rule: object, says: str) -> None:
     assert says in str(raised.value)
 
 
-def _rows(value: str, sure: float = 0.98) -> np.ndarray:
-    """Per-digit probabilities reading `value`, each digit `sure`, the rest spread."""
-    rows = np.full((len(value), 10), (1 - sure) / 9)
-    rows[np.arange(len(value)), [int(c) for c in value]] = sure
-    return rows
-
-
 def test_values_come_most_probable_first() -> None:
-    rows = _rows("123")
+    rows = cut_digits("123", 0.98)
     rows[1] = 0.0
     rows[1, 2], rows[1, 7], rows[1, 1] = 0.6, 0.3, 0.1
     values = list(ranked(rows, limit=50))
@@ -89,7 +83,7 @@ def _luhn_misread() -> tuple[np.ndarray, str]:
     """Rows whose top guess fails the Luhn check: the classifier prefers a wrong digit at one
     position, and gives the true one its second likeliest reading there."""
     truth = "1234567" + luhn_digit("1234567")
-    rows = _rows(truth)
+    rows = cut_digits(truth, 0.98)
     weak = 3
     wrong = (int(truth[weak]) + 5) % 10
     rows[weak] = 0.01 / 8
@@ -124,5 +118,5 @@ def test_a_search_that_stops_early_claims_little() -> None:
 
 def test_an_impossible_field_has_no_valid_value() -> None:
     """Seven digits for an eight-digit rule: no value of the digits read keeps it."""
-    assert best_valid(_rows("1234567"), Rule("digits", length=8)) is None
+    assert best_valid(cut_digits("1234567", 0.98), Rule("digits", length=8)) is None
     assert best_valid(np.zeros((0, 10)), Rule("date", format="DDMMYYYY")) is None

@@ -3,20 +3,22 @@ review with the reason; and rules in templates."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
 import pytest
 
 from reading.combine import Calibration, CtcOpinion
-from reading.ctc import FILLER
 from reading.rules import Rule, luhn_digit
 from segmentation.fields import MARGIN, field_structure
 from segmentation.results import DigitResult
 from segmentation.ruled import RULE_FAILED_CONFIDENCE, cut_decision, line_decision
 from segmentation.templates import TemplateError, load_template, parse_template
 from segmentation.vote import CutReading, Placement, cut_opinion
+from tests.reading.opinions import cut_digits, reads
 
+_reads = functools.partial(reads, frames_per_digit=3)  # a CRNN's frames: a digit spans several
 ACCOUNT = Rule("digits", length=8, check_digit="luhn")
 TRUTH = "1234567" + luhn_digit("1234567")
 WEAK, WRONG = 3, (int(TRUTH[3]) + 5) % 10
@@ -30,15 +32,9 @@ def _cut(rows: np.ndarray, segmentation: float = 1.0) -> CutReading:
     return CutReading(digits, rows, confidence, segmentation, False, True)
 
 
-def _rows(value: str, sure: float = 0.98) -> np.ndarray:
-    rows = np.full((len(value), 10), (1 - sure) / 9)
-    rows[np.arange(len(value)), [int(c) for c in value]] = sure
-    return rows
-
-
 def _misread() -> np.ndarray:
     """The classifier prefers a wrong digit at one position, the true one second."""
-    rows = _rows(TRUTH)
+    rows = cut_digits(TRUTH, 0.98)
     rows[WEAK] = 0.01 / 8
     rows[WEAK, WRONG], rows[WEAK, int(TRUTH[WEAK])] = 0.6, 0.39
     return rows
@@ -58,26 +54,17 @@ def test_the_cut_reading_takes_the_most_probable_valid_value() -> None:
 
 
 def test_a_valid_reading_is_left_alone() -> None:
-    cut = _cut(_rows(TRUTH))
+    cut = _cut(cut_digits(TRUTH, 0.98))
     assert cut_decision(cut, ACCOUNT) == (TRUTH, cut.confidence, cut.digits, (), None)
 
 
 def test_an_impossible_field_goes_to_review_with_the_reason() -> None:
     """Seven digits read for an eight-digit account: no reading of them fits. The best one
     stays, sure of itself as it was, but its confidence is capped and the reason recorded."""
-    cut = _cut(_rows("1234567", sure=0.999))
+    cut = _cut(cut_digits("1234567", 0.999))
     value, confidence, _, _, error = cut_decision(cut, ACCOUNT)
     assert value == "1234567" and error == "length 7, expected 8"
     assert confidence <= RULE_FAILED_CONFIDENCE < cut.confidence
-
-
-def _reads(value: str, sure: float = 0.97) -> np.ndarray:
-    frames = [FILLER]
-    for c in value:
-        frames += [int(c)] * 3 + [FILLER]
-    folded = np.full((len(frames), 11), (1 - sure) / 10)
-    folded[np.arange(len(frames)), frames] = sure
-    return folded
 
 
 def test_a_field_read_whole_takes_the_most_probable_valid_candidate() -> None:
@@ -86,7 +73,7 @@ def test_a_field_read_whole_takes_the_most_probable_valid_candidate() -> None:
     valid candidates."""
     s = field_structure(np.full((40, 120), 255, np.uint8))
     place = Placement(MARGIN, MARGIN, 120, 40)
-    rows = _rows("0250")
+    rows = cut_digits("0250", 0.98)
     rows[0] = 0.01 / 8
     rows[0, 0], rows[0, 8] = 0.6, 0.39  # the cut reader's second guess for the first digit: 8
     cut = _cut(rows)

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from reading.combine import Calibration, CtcOpinion
-from reading.ctc import FILLER
 from segmentation.fields import MARGIN, field_structure
 from segmentation.results import DigitResult
 from segmentation.vote import UNREAD_INK_CONFIDENCE, CutReading, Placement, cut_opinion, decide
+from tests.reading.opinions import reads
 
+_reads = functools.partial(reads, frames_per_digit=3)  # a CRNN's frames: a digit spans several
 CALIBRATION = Calibration({"cut": 1.0, "a": 1.0, "b": 1.0}, (0.5, 2.0, 2.0, 0.05), -1.0)
-
-
-def _reads(value: str, frames_per_digit: int = 3, sure: float = 0.97) -> np.ndarray:
-    frames = [FILLER]
-    for c in value:
-        frames += [int(c)] * frames_per_digit + [FILLER]
-    folded = np.full((len(frames), 11), (1 - sure) / 10)
-    folded[np.arange(len(frames)), frames] = sure
-    return folded
 
 
 def _cut(value: str, unread: bool = False, inked: bool = True) -> CutReading:
