@@ -89,6 +89,12 @@ def csv_lines(session: Session, batch_id: str) -> Iterator[str]:
         yield take()
 
 
+def field_warnings(page: Page, name: str) -> list[str]:
+    """The page's warnings about this field (those that begin with its name): what a reviewer
+    should know of it, as "struck through"."""
+    return [w for w in page.warnings or [] if w.startswith(f"{name}: ")]
+
+
 def field_json(f: Field, page: Page, doc: Document, digits: list[Digit],
                review: Review | None = None) -> dict:
     return {
@@ -100,6 +106,7 @@ def field_json(f: Field, page: Page, doc: Document, digits: list[Digit],
         "confidence": round(f.confidence, 4), "status": f.status, "unreadable": f.unreadable,
         "readings": f.readings or {},
         "rule_error": f.rule_error,
+        "warnings": field_warnings(page, f.name),
         "reviewed_by": review.reviewer if review else None,
         "reviewed_at": iso_utc(review.created_at) if review else None,
         "digits": [{"value": d.value, "confidence": round(d.confidence, 4),

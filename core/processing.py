@@ -225,7 +225,8 @@ def _insert_page(session: Session, job: Job, document_id: int, outcome: PageOutc
             "position": position, "name": f.name, "kind": f.kind, "x": x, "y": y, "width": w,
             "height": h, "cells": [list(c) for c in f.cells], "recognized_value": f.value,
             "value": f.value, "confidence": round(f.confidence, 6),
-            "status": AUTO if f.confidence >= threshold and not f.rule_error else NEEDS_REVIEW,
+            # a broken rule or writing struck through waits for a person whatever the threshold
+            "status": AUTO if f.confidence >= threshold and not (f.rule_error or f.struck) else NEEDS_REVIEW,
             "unreadable": False, "updated_at": now, "readings": dict(f.readings) or None,
             "rule_error": f.rule_error})
     field_ids = session.execute(insert(Field).returning(Field.id, sort_by_parameter_order=True),

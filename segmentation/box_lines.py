@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 
 from reading import quick
@@ -25,6 +26,7 @@ LINE_PEAK = 0.1  # columns of a line whose darkest pixel is fainter than this (p
 #                  have no line to measure: a gap in it, or noise
 WIDE_DIVIDER = 1.5  # a divider band wider than this many outer walls has ink touching it: the
 #                     divider is put where the pitch says instead
+CROSS_MARGIN = 2  # columns left out either side of a wall when counting strokes across a line
 
 
 def _exact_band(profile: np.ndarray, band: tuple[int, int], side: int, lo: int) -> tuple[int, int]:
@@ -126,6 +128,37 @@ def ink_width(darkness: np.ndarray, band: tuple[int, int]) -> float:
     if not strong.any():
         return 0.0
     return quick.median(np.maximum(rows[:, strong], 0).sum(axis=0) / peak[strong])
+
+
+def strokes_across(marks: np.ndarray, first: np.ndarray, last: np.ndarray, columns: np.ndarray,
+                   reach: int) -> int:
+    """How many strokes cross a line whose rows in each column run from `first` to `last`
+    (arrays over the columns of `marks`), counted in `columns` only: the fewer of the strokes
+    that leave it upwards and those that leave it downwards, each running on at least `reach`
+    rows (the line's own thickness and wobble reach less far). A line drawn between two rows of
+    boxes is crossed by a digit overflowing it now and then; a pen line struck through writing
+    by most digits it runs through; a digit's foot or bar, or an underline, by none."""
+    height, width = marks.shape
+    steps = np.arange(reach)[:, None]
+    cols = np.arange(width)[None, :]
+    counts = []
+    for rows, near in ((first[None, :] - reach + steps, reach - 1), (last[None, :] + 1 + steps, 0)):
+        inside = (rows >= 0) & (rows < height) & columns[None, :]
+        strip = marks[np.clip(rows, 0, height - 1), cols].astype(bool) & inside
+        _, labels = cv2.connectedComponents(strip.view(np.uint8), connectivity=8)
+        far = labels[reach - 1 - near]  # the strip's row furthest from the line
+        counts.append(np.intersect1d(labels[near][labels[near] > 0], far[far > 0]).size)
+    return min(counts)
+
+
+def between_walls(width: int, walls: list[tuple[int, int]]) -> np.ndarray:
+    """The columns from the first wall to the last, the walls and CROSS_MARGIN either side of
+    each left out: where strokes crossing a horizontal line are counted."""
+    keep = np.zeros(width, bool)
+    keep[walls[0][1] + 1 : walls[-1][0]] = True
+    for c0, c1 in walls:
+        keep[max(c0 - CROSS_MARGIN, 0) : c1 + CROSS_MARGIN + 1] = False
+    return keep
 
 
 def square_corners(upright: np.ndarray, top: tuple[int, int], bottom: tuple[int, int],

@@ -14,7 +14,7 @@ import numpy as np
 from reading import ctc
 from reading.combine import Calibrations, CtcOpinion, LineReader, LineReaders, Opinion
 from reading.rules import Rule
-from segmentation import cut, ruled, split, vote
+from segmentation import cut, ruled, split, strike, vote
 from segmentation.cutfield import CutField
 from segmentation.fields import cut_to_ink, field_structure
 from segmentation.results import Box, DigitResult, FieldResult
@@ -331,8 +331,12 @@ def field_result(f: CutField, read: Opinions, name: str, calibration: Calibratio
     elif rule is not None:
         value, confidence, digits, readings, rule_error = ruled.cut_decision(reading, rule)
     cells = tuple(s.frame.box_to_page(*c) for c in s.cells()) if s.kind == "comb" else ()
+    # a drawn box whose writing a pen line was struck through: cancelled, whatever it reads
+    struck = f.kind != "field" and bool(reading.digits or reading.inked) and strike.struck_through(s)
+    if struck:
+        confidence = min(confidence, strike.STRUCK_CONFIDENCE)
     return FieldResult(name, f.kind, f.page_box, cells, value, float(confidence), digits, readings,
-                       rule_error)
+                       rule_error, struck)
 
 
 def read_fields(fields: list[CutField], classify: Classify | None, names: list[str],

@@ -102,6 +102,8 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
     rules = [region.rule if region else None for region in regions]
     results = fieldread.read_fields([fields[i] for i in order], classify, names, lines, calibration,
                                     timings, rules)
+    warnings += [f"{f.name}: struck through (a line drawn across its writing): sent to review"
+                 for f in results if f.struck]
     page = PageResult(width, height, round(skew, 2), 0, tuple(results), tuple(warnings), timings)
     return page, on_side
 
@@ -202,4 +204,4 @@ def _unturn_field(f: FieldResult, rotation: int, width: int, height: int) -> Fie
     digits = tuple(DigitResult(d.value, d.confidence, back(d.box), d.alternatives, d.glyph)
                    for d in f.digits)
     return FieldResult(f.name, f.kind, back(f.box), tuple(back(c) for c in f.cells), f.value,
-                       f.confidence, digits, f.readings, f.rule_error)
+                       f.confidence, digits, f.readings, f.rule_error, f.struck)

@@ -32,6 +32,7 @@ class FieldResult:
     digits: tuple[DigitResult, ...]
     readings: tuple[tuple[str, str], ...] = ()  # each reader's own reading, when several read it
     rule_error: str | None = None  # why no reading keeps the template's rule (it goes to review)
+    struck: bool = False  # a pen line struck through its writing (segmentation.strike): to review
 
 
 @dataclass(frozen=True)

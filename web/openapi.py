@@ -103,6 +103,9 @@ SCHEMAS: dict[str, dict] = {
                   "rule_error": {"type": ["string", "null"], "description": (
                       "Why no reading keeps the rule of the field's template region (the field "
                       "then waits for review); null when it has no rule or keeps it.")},
+                  "warnings": {"type": "array", "items": {"type": "string"}, "description": (
+                      "What the reader noticed about this field, e.g. that a line was struck "
+                      "through its writing (it then waits for review)")},
                   "reviewed_by": {"type": ["string", "null"]}, "reviewed_at": {"type": ["string", "null"]},
                   "digits": {"type": "array", "items": {"$ref": "#/components/schemas/Digit"}},
                   "history": {"type": "array"}, "crop_url": {"type": "string"}}},

@@ -15,6 +15,7 @@ from segmentation.structure import iou
 from synth import documents
 from synth.pages import Canvas, draw_cheque, make_page
 from synth.scanner import random_style
+from tests.segmentation.struck import struck_cheque
 
 CONTRACT_COLUMNS = ["batch_id", "document", "page", "field", "x", "y", "width", "height",
                     "page_width", "page_height", "value", "recognized_value", "confidence", "status"]
@@ -359,6 +360,26 @@ def test_a_field_no_reading_of_which_keeps_its_rule_waits_for_review(service, di
         [("account", rows["account"]["rule_error"])]
     exported = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]
     assert {f["field"]: f["rule_error"] for f in exported}["date"] is None
+
+
+def test_writing_struck_through_waits_for_review_and_says_why(service, digits) -> None:  # type: ignore[no-untyped-def]
+    """A cheque whose amount was struck through with a pen line: with a review threshold of 0
+    every other field is accepted; the amount waits for a person, and its JSON and its page
+    say that it was struck through."""
+    page, amount = struck_cheque(digits, 43)
+    response = service.upload([("struck.png", documents.png_bytes(page))], review_threshold="0")
+    assert response.status_code == 202, response.get_json()
+    batch_id = response.get_json()["id"]
+    status = service.wait(batch_id)
+    assert status["status"] == "done" and status["fields"]["needs_review"] == 1, status
+    exported = service.client.get(f"/api/batches/{batch_id}/export.json").get_json()["fields"]
+    waiting = [f for f in exported if f["status"] == "needs_review"]
+    assert len(waiting) == 1 and waiting[0]["confidence"] <= 0.1
+    assert iou(tuple(waiting[0]["box"].values()), amount.box) > 0.8  # the whole box, not half
+    assert len(waiting[0]["warnings"]) == 1 and "struck through" in waiting[0]["warnings"][0]
+    assert all(f["warnings"] == [] for f in exported if f is not waiting[0])
+    pages = service.client.get(f"/api/documents/{waiting[0]['document_id']}/pages/1").get_json()
+    assert pages["warnings"] == waiting[0]["warnings"]
 
 
 def test_numbers_past_what_the_database_holds_are_404_or_400(service) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from core.settings import PROJECT_ROOT
 from synth import documents
 from synth.pages import make_page
 from synth.scanner import random_style
+from tests.segmentation.struck import struck_cheque
 from tests.services import Service, services_required, start_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -262,6 +263,28 @@ def test_upload_watch_review_by_keyboard_and_export(browser, served, form, tmp_p
         expect(page.locator("#page-boxes rect.box.needs_review")).to_have_count(waiting)
         expect(page.locator("#review")).to_contain_text(str(waiting))
         assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_the_review_page_says_a_field_was_struck_through(browser, served, digits) -> None:  # type: ignore[no-untyped-def]
+    """A cheque whose amount was struck through: the one field waiting for review, and the
+    review page says why."""
+    from playwright.sync_api import expect
+
+    service, base = served
+    scan, _ = struck_cheque(digits, 43)
+    response = service.upload([("struck.png", documents.png_bytes(scan))], review_threshold="0")
+    assert response.status_code == 202, response.get_json()
+    batch_id = response.get_json()["id"]
+    assert service.wait(batch_id)["fields"]["needs_review"] == 1
+    context = browser.new_context(viewport=VIEWPORT, base_url=base)
+    page = context.new_page()
+    try:
+        page.goto(f"/review?batch={batch_id}")
+        _wait_for_crop(page)
+        expect(page.locator("#warnings")).to_be_visible()
+        expect(page.locator("#warnings")).to_contain_text("Noticed: struck through")
     finally:
         context.close()
 

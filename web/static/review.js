@@ -101,6 +101,10 @@
     // The template's rule for this field, when no reading keeps it: what to look for.
     $("rule").textContent = field.rule_error ? `Rule not met: ${field.rule_error}` : "";
     $("rule").hidden = !field.rule_error;
+    // What the reader noticed about the field (writing struck through): the reason it waits.
+    const warnings = (field.warnings || []).map((w) => w.slice(field.field.length + 2));
+    $("warnings").textContent = warnings.length ? `Noticed: ${warnings.join("; ")}` : "";
+    $("warnings").hidden = warnings.length === 0;
     const note = $("note");
     if (field.status === "reviewed") {
       const what = field.unreadable ? "marked unreadable" : `read as “${field.value}”`;

@@ -1,0 +1,80 @@
+"""Writing struck through: the pen line is not taken for a box line, and the field goes to
+review; digits' own strokes, dashes, tails and underlines are not struck lines."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from segmentation.pipeline import segment_fields
+from segmentation.strike import STRUCK_CONFIDENCE, struck_through
+from segmentation.structure import iou
+from tests.segmentation.struck import BOX, INK, box_page, strike, struck_cheque
+
+
+def only_field(page: np.ndarray):  # type: ignore[no-untyped-def]
+    fields = segment_fields(page)[0]
+    assert len(fields) == 1
+    return fields[0]
+
+
+def test_a_number_struck_through_is_one_box_and_struck() -> None:
+    page = strike(box_page("4087"), 90, 370, 132, 124)  # through the middle, a little uphill
+    field = only_field(page)
+    x, y, w, h = field.page_box
+    assert abs(y - BOX[1]) <= 3 and abs(h - BOX[3]) <= 6  # not the box's upper half
+    assert struck_through(field.structure)
+
+
+def test_the_struck_line_of_a_written_amount_is_no_box_line(digits) -> None:  # type: ignore[no-untyped-def]
+    """The pen line is as long as the box's own lines: it had split the amount's box in two
+    (its upper part read "202964" for 2023967, its lower part "2023101")."""
+    page, amount = struck_cheque(digits, 43)
+    found = [f for f in segment_fields(page)[0] if iou(f.page_box, amount.box) > 0.2]
+    assert len(found) == 1 and iou(found[0].page_box, amount.box) > 0.9
+    assert struck_through(found[0].structure)
+
+
+@pytest.mark.parametrize("height", [118, 142])  # through the upper and the lower third
+def test_a_line_through_a_third_of_the_digits_is_struck_too(height: int) -> None:
+    assert struck_through(only_field(strike(box_page("5080"), 90, 370, height, height)).structure)
+
+
+def test_a_comb_struck_across_its_cells() -> None:
+    page = strike(box_page("", cells=8), 80, 400, 126, 130)
+    for i, ch in enumerate("31415"):
+        cv2.putText(page, ch, (70 + 70 * i, 158), cv2.FONT_HERSHEY_SIMPLEX, 2.4, INK, 6)
+    assert struck_through(only_field(page).structure)
+
+
+@pytest.mark.parametrize("mark", ["none", "tail", "underline", "dash"])
+def test_digits_tails_underlines_and_dashes_are_not_struck(mark: str) -> None:
+    page = box_page("2227")
+    if mark == "tail":  # a long dash after an amount, so that nothing can be added
+        page = strike(page, 370, 590, 128, 128)
+    elif mark == "underline":
+        page = strike(page, 95, 370, 168, 168)
+    elif mark == "dash":  # an empty box crossed by one line: nothing written
+        page = strike(box_page(""), 200, 450, 120, 120)
+    assert not struck_through(only_field(page).structure)
+
+
+def test_joined_feet_and_bars_are_no_struck_line() -> None:
+    page = box_page("")
+    for i in range(4):  # 2s whose feet run into one another, 7s whose bars do
+        x = 100 + 55 * i
+        cv2.line(page, (x, 95), (x + 40, 105), INK, 5)
+        cv2.line(page, (x + 40, 105), (x, 160), INK, 5)
+        cv2.line(page, (x, 160), (x + 58, 160), INK, 5)
+    assert not struck_through(only_field(page).structure)
+
+
+def test_a_struck_field_goes_to_review_with_a_warning(recognizer) -> None:  # type: ignore[no-untyped-def]
+    clean = recognizer.read_page(cv2.cvtColor(box_page("4087"), cv2.COLOR_GRAY2RGB), None)
+    struck = recognizer.read_page(cv2.cvtColor(strike(box_page("4087"), 90, 370, 132, 124),
+                                               cv2.COLOR_GRAY2RGB), None)
+    (before,), (after,) = clean.fields, struck.fields
+    assert not before.struck and not clean.warnings
+    assert after.struck and after.confidence <= STRUCK_CONFIDENCE
+    assert any(after.name in w and "struck through" in w for w in struck.warnings)
