@@ -70,6 +70,12 @@ EDGE_TOLERANCE_PX = 1.5  # on the pooled copy: an edge point further off the lin
 # sample forms of seed 7 read exactly as before, pages on their side (stacked cells) too.
 PEN_CROSSINGS = 2
 CROSS_REACH = 0.15  # ... strokes running on at least this share of the box's height either side
+# A line between two others must also run from wall to wall, as a line shared by two rows of
+# boxes is drawn: all but this share of the walls' span, and no further than a line's width
+# and TOLERANCE_PX beyond them. A pen line voiding an empty box (LINE_COVER alone lets one
+# spanning 80% of the box by) stops short of a wall or runs on past it: such a box had been
+# read as two stacked empty fields.
+SHARED_LINE_COVER = 0.97
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -300,7 +306,8 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
         covered = np.count_nonzero(horizontal[band[0] : band[1] + 1, left : right + 1].any(axis=0))
         if covered < LINE_COVER * (right - left + 1):
             return None
-        if inner and _struck_line(upright, band, walls, int(CROSS_REACH * height)):
+        if inner and (_struck_line(upright, band, walls, int(CROSS_REACH * height))
+                      or not _wall_to_wall(horizontal, band, left, right, line)):
             return None
     walls = regularise(walls)
     square = square_corners(upright, top, bottom, walls)
@@ -319,6 +326,16 @@ def _struck_line(upright: np.ndarray, band: tuple[int, int], walls: list[tuple[i
     width = upright.shape[1]
     first, last = np.full(width, band[0]), np.full(width, band[1])
     return strokes_across(upright, first, last, between_walls(width, walls), reach) >= PEN_CROSSINGS
+
+
+def _wall_to_wall(horizontal: np.ndarray, band: tuple[int, int], left: int, right: int,
+                  line: int) -> bool:
+    """Whether the line `band` runs from the wall at `left` to the one at `right` and stops
+    there, as a line drawn between rows of boxes does (SHARED_LINE_COVER)."""
+    columns = horizontal[band[0] : band[1] + 1].any(axis=0)
+    beyond = max(line, 1) + TOLERANCE_PX
+    inside = np.count_nonzero(columns[left : right + 1]) >= SHARED_LINE_COVER * (right - left + 1)
+    return inside and not (columns[: max(left - beyond, 0)].any() or columns[right + 1 + beyond :].any())
 
 
 def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:

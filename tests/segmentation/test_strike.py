@@ -1,5 +1,6 @@
 """Writing struck through: the pen line is not taken for a box line, and the field goes to
-review; digits' own strokes, dashes, tails and underlines are not struck lines."""
+review; digits' own strokes, dashes, tails and underlines are not struck lines; a line voiding
+an empty box leaves one empty box."""
 
 from __future__ import annotations
 
@@ -60,6 +61,22 @@ def test_digits_tails_underlines_and_dashes_are_not_struck(mark: str) -> None:
     assert not struck_through(only_field(page).structure)
 
 
+@pytest.mark.parametrize("line", [(90, 590, 120, 122), (75, 605, 128, 112), (30, 650, 121, 119)])
+def test_an_empty_box_voided_by_a_line_is_one_empty_box(line: tuple[int, int, int, int]) -> None:
+    """A line across an empty box, stopping short of its walls or running on past them, as
+    long as the box's own lines: one box, not two stacked ones."""
+    field = only_field(strike(box_page(""), *line))
+    assert abs(field.page_box[3] - BOX[3]) <= 6 and not struck_through(field.structure)
+
+
+def test_two_rows_of_boxes_sharing_a_line_stay_two() -> None:
+    page = strike(box_page(""), BOX[0], BOX[0] + BOX[2], 120, 120, pen=3)  # wall to wall
+    cv2.putText(page, "12", (100, 112), cv2.FONT_HERSHEY_SIMPLEX, 1.6, INK, 4)
+    cv2.putText(page, "345", (100, 172), cv2.FONT_HERSHEY_SIMPLEX, 1.6, INK, 4)
+    fields = segment_fields(page)[0]
+    assert sorted(len(f.pieces) for f in fields) == [2, 3]
+
+
 def test_joined_feet_and_bars_are_no_struck_line() -> None:
     page = box_page("")
     for i in range(4):  # 2s whose feet run into one another, 7s whose bars do
@@ -78,3 +95,6 @@ def test_a_struck_field_goes_to_review_with_a_warning(recognizer) -> None:  # ty
     assert not before.struck and not clean.warnings
     assert after.struck and after.confidence <= STRUCK_CONFIDENCE
     assert any(after.name in w and "struck through" in w for w in struck.warnings)
+    voided = recognizer.read_page(cv2.cvtColor(strike(box_page(""), 90, 590, 120, 122),
+                                               cv2.COLOR_GRAY2RGB), None)
+    assert [(f.value, f.struck) for f in voided.fields] == [("", False)]  # an empty field
