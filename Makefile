@@ -37,9 +37,10 @@ test: install-dev  ## lint, then the whole test suite (real PostgreSQL and Redis
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-eval: install  ## segmentation + recognition on generated pages (two styles), beside Tesseract; sample forms
+eval: install  ## segmentation + recognition on generated pages (two styles), beside Tesseract; sample forms; struck fields
 	$(PY) -m evaluation.pages
 	$(PY) -m evaluation.forms
+	$(PY) -m evaluation.struck
 
 eval-real: install  ## real cheque amounts (layout=field) and held-out writers
 	$(PY) -m evaluation.real
