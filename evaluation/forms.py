@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation import write_report
+from evaluation import shipped_reading, write_report
 from evaluation.pages import MATCH_IOU, score_page
 from segmentation.results import FieldResult
 from segmentation.structure import iou
@@ -62,14 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, default=Path("results/eval_forms.json"))
     args = parser.parse_args(argv)
 
-    from core.settings import Settings
-    from synth import test_digits
     from synth.sample_form import make_sample_form
-    from worker.recognition import reader_for
 
-    settings = Settings.from_env()
-    reader = reader_for(settings)
-    digits = test_digits(args.mnist_dir)
+    settings, reader, digits = shipped_reading(args.mnist_dir)
     rng = np.random.default_rng(args.seed)
     tally = FormTally()
     for _ in range(args.forms):

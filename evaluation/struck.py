@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from evaluation import write_report
+from evaluation import shipped_reading, write_report
 from evaluation.pages import MATCH_IOU
 from segmentation.results import FieldResult
 from segmentation.structure import iou
@@ -106,13 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, default=Path("results/eval_struck.json"))
     args = parser.parse_args(argv)
 
-    from core.settings import Settings
-    from synth import test_digits
-    from worker.recognition import reader_for
-
-    settings = Settings.from_env()
-    reader = reader_for(settings)
-    digits = test_digits(args.mnist_dir)
+    settings, reader, digits = shipped_reading(args.mnist_dir)
     tally = StruckTally()
     for seed in args.seeds:
         read_struck_pages(reader, digits, seed, args.pages, args.style, args.mark, tally,
