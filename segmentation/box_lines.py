@@ -5,6 +5,7 @@ comb's cells made regular."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -151,12 +152,14 @@ def strokes_across(marks: np.ndarray, first: np.ndarray, last: np.ndarray, colum
     return min(counts)
 
 
-def between_walls(width: int, walls: list[tuple[int, int]]) -> np.ndarray:
-    """The columns from the first wall to the last, the walls and CROSS_MARGIN either side of
-    each left out: where strokes crossing a horizontal line are counted."""
+def between_walls(width: int, walls: list[tuple[int, int]],
+                  others: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+    """The columns from the first wall to the last, the walls (and `others`, the walls of the
+    row on the line's other side) and CROSS_MARGIN either side of each left out: where strokes
+    crossing a horizontal line are counted."""
     keep = np.zeros(width, bool)
     keep[walls[0][1] + 1 : walls[-1][0]] = True
-    for c0, c1 in walls:
+    for c0, c1 in [*walls, *others]:
         keep[max(c0 - CROSS_MARGIN, 0) : c1 + CROSS_MARGIN + 1] = False
     return keep
 

@@ -71,10 +71,10 @@ EDGE_TOLERANCE_PX = 1.5  # on the pooled copy: an edge point further off the lin
 PEN_CROSSINGS = 2
 CROSS_REACH = 0.15  # ... strokes running on at least this share of the box's height either side
 # A line between two others must also run from wall to wall, as a line shared by two rows of
-# boxes is drawn: all but this share of the walls' span, and no further than a line's width
-# and TOLERANCE_PX beyond them. A pen line voiding an empty box (LINE_COVER alone lets one
-# spanning 80% of the box by) stops short of a wall or runs on past it: such a box had been
-# read as two stacked empty fields.
+# boxes is drawn: all but this share of the walls' span. A pen line voiding an empty box
+# (LINE_COVER alone lets one spanning 80% of the box by) stops short of a wall: such a box had
+# been read as two stacked empty fields. (One that runs on past both walls still is: a line
+# shared by rows of unequal widths runs past the narrower row's walls too.)
 SHARED_LINE_COVER = 0.97
 
 
@@ -249,8 +249,9 @@ def analyse(prepared: Prepared, region: tuple[int, int, int, int], skew: float) 
         i = 0
         while i < len(bands) - 1:
             for j in range(i + 1, len(bands)):
+                beside = (bands[i - 1] if i > 0 else None, bands[j + 1] if j + 1 < len(bands) else None)
                 structure = _row_between(upright, darkness, horizontal, frame, bands[i], bands[j], skew,
-                                         (i > 0, j < len(bands) - 1))
+                                         beside)
                 if structure is not None:
                     found.append(structure)
                     break
@@ -274,11 +275,15 @@ class _Lazy:
         return self._value
 
 
+Band = tuple[int, int]
+
+
 def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, frame: Frame,
-                 top: tuple[int, int], bottom: tuple[int, int], skew: float,
-                 between: tuple[bool, bool] = (False, False)) -> Structure | None:
-    """The box from line `top` to line `bottom`, or None; `between`: whether each of them has
-    lines above and below it in the region (it may be pen struck through a box's writing)."""
+                 top: Band, bottom: Band, skew: float,
+                 beside: tuple[Band | None, Band | None] = (None, None)) -> Structure | None:
+    """The box from line `top` to line `bottom`, or None; `beside`: the lines above `top` and
+    below `bottom` in the region, if any (then `top` or `bottom` lies between two others, and
+    may be pen struck through a box's writing rather than a line shared with the next row)."""
     # Bands were found on lines thickened by TOLERANCE_PX - 1: take that off to judge them.
     line = max(top[1] - top[0], bottom[1] - bottom[0]) + 2 - TOLERANCE_PX
     height = bottom[1] - top[0] + 1
@@ -286,12 +291,7 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
         return None
     if max(ink_width(darkness(), top), ink_width(darkness(), bottom)) > MAX_STROKE_SHARE * height:
         return None  # strokes this thick for their size: a bold letter, not a drawn box
-    # Walls cross the whole inside of the box, from the top line to the bottom line.
-    inside = cv2.dilate(upright[top[1] + 1 : bottom[0]], np.ones((1, TOLERANCE_PX), np.uint8))
-    inside = cv2.morphologyEx(inside, cv2.MORPH_CLOSE, np.ones((GAP_PX, 1), np.uint8))
-    tall = max(3, int(V_KERNEL_SHARE * inside.shape[0]))
-    vertical = cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
-    walls = _bands(vertical, axis=0, min_cover=tall)
+    walls = _walls(upright, top, bottom)
     if len(walls) < 2:
         return None
     # Walls are lines like the top and bottom ones: a much thicker "wall" is a letter's stem.
@@ -302,12 +302,12 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
     if right - left + 1 < max(MIN_INTERIOR_PX, 2 * line) or line > MAX_LINE_SHARE * (right - left):
         return None
     # The top and bottom lines must run from the first wall to the last.
-    for band, inner in zip((top, bottom), between):
+    for band, other in ((top, beside[0]), (bottom, beside[1])):
         covered = np.count_nonzero(horizontal[band[0] : band[1] + 1, left : right + 1].any(axis=0))
         if covered < LINE_COVER * (right - left + 1):
             return None
-        if inner and (_struck_line(upright, band, walls, int(CROSS_REACH * height))
-                      or not _wall_to_wall(horizontal, band, left, right, line)):
+        if other is not None and (covered < SHARED_LINE_COVER * (right - left + 1) or _struck_line(
+                upright, band, walls, _walls(upright, *sorted((band, other))), int(CROSS_REACH * height))):
             return None
     walls = regularise(walls)
     square = square_corners(upright, top, bottom, walls)
@@ -320,22 +320,27 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
     return Structure(frame, top, bottom, tuple(walls), skew, dark, square=square)
 
 
-def _struck_line(upright: np.ndarray, band: tuple[int, int], walls: list[tuple[int, int]],
+def _walls(upright: np.ndarray, top: Band, bottom: Band) -> list[Band]:
+    """The walls of the row from line `top` to line `bottom`: column bands that cross its whole
+    inside, from the top line to the bottom line."""
+    inside = cv2.dilate(upright[top[1] + 1 : bottom[0]], np.ones((1, TOLERANCE_PX), np.uint8))
+    if inside.shape[0] == 0:
+        return []
+    inside = cv2.morphologyEx(inside, cv2.MORPH_CLOSE, np.ones((GAP_PX, 1), np.uint8))
+    tall = max(3, int(V_KERNEL_SHARE * inside.shape[0]))
+    vertical = cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
+    return _bands(vertical, axis=0, min_cover=tall)
+
+
+def _struck_line(upright: np.ndarray, band: Band, walls: list[Band], other_walls: list[Band],
                  reach: int) -> bool:
-    """Whether the horizontal line `band` is crossed by PEN_CROSSINGS strokes or more."""
+    """Whether the horizontal line `band` is crossed by PEN_CROSSINGS strokes or more, the walls
+    of the rows on both sides of it left out (a comb's dividers below an open box are walls, not
+    strokes)."""
     width = upright.shape[1]
     first, last = np.full(width, band[0]), np.full(width, band[1])
-    return strokes_across(upright, first, last, between_walls(width, walls), reach) >= PEN_CROSSINGS
-
-
-def _wall_to_wall(horizontal: np.ndarray, band: tuple[int, int], left: int, right: int,
-                  line: int) -> bool:
-    """Whether the line `band` runs from the wall at `left` to the one at `right` and stops
-    there, as a line drawn between rows of boxes does (SHARED_LINE_COVER)."""
-    columns = horizontal[band[0] : band[1] + 1].any(axis=0)
-    beyond = max(line, 1) + TOLERANCE_PX
-    inside = np.count_nonzero(columns[left : right + 1]) >= SHARED_LINE_COVER * (right - left + 1)
-    return inside and not (columns[: max(left - beyond, 0)].any() or columns[right + 1 + beyond :].any())
+    keep = between_walls(width, walls, other_walls)
+    return strokes_across(upright, first, last, keep, reach) >= PEN_CROSSINGS
 
 
 def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
