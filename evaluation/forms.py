@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluation import shipped_reading, write_report
-from evaluation.pages import MATCH_IOU, score_page
+from evaluation.pages import matched_field, score_page
 from segmentation.results import FieldResult
-from segmentation.structure import iou
 from synth.sample_form import SampleForm
 
 FORMS_SEED = 20261206  # never a seed the forms were looked at with while building the checks
@@ -46,9 +45,9 @@ class FormTally:
                 self.exact += row.read == row.truth
                 self.longer += len(row.read) > len(row.truth)
         for box in form.writing:
-            read = max(fields, key=lambda f: iou(box, f.box), default=None)
+            read = matched_field(box, fields)
             self.writing_boxes += 1
-            if read is not None and iou(box, read.box) >= MATCH_IOU:
+            if read is not None:
                 self.writing_found += 1
                 self.writing_sure += read.confidence >= threshold
                 self.writing_most_sure = max(self.writing_most_sure, read.confidence)

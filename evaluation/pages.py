@@ -17,6 +17,7 @@ import math
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from evaluation import write_report
 from evaluation.intervals import bootstrap, describe, lowest_threshold
 from segmentation.pipeline import FieldResult, segment_fields
 from segmentation.prepare import to_grey
+from segmentation.results import Box
 from segmentation.structure import iou
 from synth.scanner import STYLES
 
@@ -134,6 +136,12 @@ def auto_accept(fields: list[Scored], thresholds: list[float]) -> dict:
                                  np.array([f.confidence for f in rows], np.float64), true_count, TARGET_ERROR)
     best = at(lowest) if lowest is not None else None
     return {"at_thresholds": table, "best": best, "target_error": TARGET_ERROR}
+
+
+def matched_field(box: Box, found: Sequence[FieldResult]) -> FieldResult | None:
+    """The found field overlapping `box` most, if by MATCH_IOU at least: the field read there."""
+    best = max(found, key=lambda f: iou(box, f.box), default=None)
+    return best if best is not None and iou(box, best.box) >= MATCH_IOU else None
 
 
 def score_page(truth: list, found: list[FieldResult], page: int = -1) -> list[Scored]:

@@ -21,15 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from evaluation import write_report
-from evaluation.pages import Scored, auto_accept, style_digits
-from segmentation.pipeline import FieldResult
-from segmentation.structure import iou
+from evaluation.pages import Scored, auto_accept, matched_field, style_digits
 from segmentation.templates import Template, load_template
 from synth.scanner import STYLES
 
 RULES_SEED = 20261203  # not make eval's seed: these pages are cheques only, with valid values
 FIELDS = ("date", "amount", "account")
-MATCH_IOU = 0.5  # as evaluation.pages: a field read matches a drawn one overlapping this much
 
 
 def with_luhn_accounts(template: Template) -> Template:
@@ -44,11 +41,6 @@ def without_rules(template: Template) -> Template:
     """The same template with every region's rule taken out."""
     return dataclasses.replace(template, regions=tuple(dataclasses.replace(r, rule=None)
                                                        for r in template.regions))
-
-
-def _matched(truth: object, found: tuple[FieldResult, ...]) -> FieldResult | None:
-    best = max(found, key=lambda f: iou(truth.box, f.box), default=None)  # type: ignore[attr-defined]
-    return best if best is not None and iou(truth.box, best.box) >= MATCH_IOU else None  # type: ignore[attr-defined]
 
 
 def _summary(rows: list[tuple[Scored, str | None]], threshold: float) -> dict:
@@ -81,7 +73,7 @@ def evaluate(pages: list, reader, template: Template, threshold: float) -> dict:
         for truth in page.fields:
             if truth.name not in FIELDS:
                 continue
-            read = {label: _matched(truth, found) for label, found in results.items()}
+            read = {label: matched_field(truth.box, found) for label, found in results.items()}
             for label, f in read.items():
                 rows[label][truth.name].append((
                     Scored(truth.name, truth.value, f.value if f else None, f.confidence if f else 0.0),

@@ -19,9 +19,8 @@ import cv2
 import numpy as np
 
 from evaluation import shipped_reading, write_report
-from evaluation.pages import MATCH_IOU
+from evaluation.pages import matched_field
 from segmentation.results import FieldResult
-from segmentation.structure import iou
 from synth import pages as synth_pages
 from synth.pages import Canvas, TruthField
 from synth.scanner import degrade, hard_style, random_style
@@ -91,9 +90,7 @@ def read_struck_pages(reader, digits, seed: int, pages: int, style: str, mark: s
         image = degrade(synth_pages.compose(canvas), page_style, rng)
         fields = reader.read_page(image, None).fields
         for field in canvas.fields:
-            read = max(fields, key=lambda f: iou(f.box, field.box), default=None)
-            matched = read if read is not None and iou(read.box, field.box) >= MATCH_IOU else None
-            tally.add(field, matched, field.name in struck, threshold)
+            tally.add(field, matched_field(field.box, fields), field.name in struck, threshold)
 
 
 def main(argv: list[str] | None = None) -> dict:
