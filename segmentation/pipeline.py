@@ -92,7 +92,7 @@ def _read(image: np.ndarray, classify: Classify | None, template: Template | Non
     undrawn = template.undrawn_boxes(width, height) if template else []
     if undrawn:  # a region read whole replaces whatever boxes were found in it
         fields = [f for f in fields if not any(_centre_in(f.page_box, box) for box in undrawn)]
-        fields += [fieldread.undrawn_field(image, box, to_ink=True) for box in undrawn]
+        fields += [fieldread.undrawn_field(image, box) for box in undrawn]
     timings["segment"] = time.perf_counter() - started
     boxes = [f.page_box for f in fields]
     order = reading_order(boxes)
@@ -118,7 +118,8 @@ def read_field(image: np.ndarray, classify: Classify | None = None, lines: Seque
                calibration: Calibrations = UNCALIBRATED, name: str = "field_1",
                max_pixels: int = MAX_PAGE_PIXELS) -> PageResult:
     """Read an image that is one whole field with nothing drawn around it (a cheque's amount
-    cut out by the scanner): one field, named `name`, whose box is the whole image."""
+    cut out by the scanner): one field, named `name`, whose box is the whole image; it is read
+    cut to its ink (`fieldread.as_read`), however loosely it was framed."""
     image = _checked(image, max_pixels)
     timings: dict[str, float] = {}
     height, width = image.shape[:2]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synth.render import DigitSource
+
+if TYPE_CHECKING:
+    from synth.strings import Framing
 
 
 def test_digits(mnist_dir: Path | str | None = None) -> DigitSource:
@@ -48,13 +52,14 @@ class PoolWriters:
         return self._hands
 
 
-def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None
-                         ) -> tuple[list[np.ndarray], list[str]]:
+def test_writers_numbers(count: int, seed: int, mnist_dir: Path | str | None = None,
+                         framing: Framing | None = None) -> tuple[list[np.ndarray], list[str]]:
     """`count` field images of numbers written by the test writers (UNIPEN's, optdigits' part 2,
-    MNIST's test digits; never trained on), and their values: the same for the same seed."""
-    from synth.strings import random_field
+    MNIST's test digits; never trained on), and their values: the same for the same seed;
+    framed as the readers were trained on unless `framing` says otherwise."""
+    from synth.strings import CAPTURED, random_field
 
     hands = writers_of("test", mnist_dir)
     rng = np.random.default_rng(seed)
-    fields = [random_field(hands, rng) for _ in range(count)]
+    fields = [random_field(hands, rng, framing or CAPTURED) for _ in range(count)]
     return [f.image for f in fields], [f.value for f in fields]

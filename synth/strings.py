@@ -57,8 +57,29 @@ EDGE_CUT = (0.05, 0.3)
 P_TIGHT = 0.5
 TIGHT_MARGINS = (0.0, 0.12)
 LOOSE_MARGINS = (0.03, 0.45)
+P_OVER = 0.12  # ink running over the top edge
 LENGTHS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 LENGTH_WEIGHTS = (0.03, 0.07, 0.12, 0.2, 0.22, 0.16, 0.09, 0.05, 0.03, 0.03)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How much paper a capture step leaves around the writing, as shares of the digit height:
+    above and below (tight or loose, P_TIGHT of the fields tight), left, right; and how often
+    ink runs over the top edge."""
+
+    p_tight: float = P_TIGHT
+    tight: tuple[float, float] = TIGHT_MARGINS
+    loose: tuple[float, float] = LOOSE_MARGINS
+    left: tuple[float, float] = (0.0, 0.8)
+    right: tuple[float, float] = (0.0, 1.2)
+    p_over: float = P_OVER
+
+
+CAPTURED = Framing()  # what the string readers train on
+# Framed more loosely than anything trained on: a region cut generously around where people
+# write (a cheque's amount area, a form's box cut out with no lines); for `make eval-real`.
+LOOSE_FRAMING = Framing(p_tight=0.0, loose=(0.6, 1.0), left=(1.0, 2.0), right=(1.0, 2.0), p_over=0.0)
 
 
 @dataclass(frozen=True)
@@ -297,9 +318,9 @@ def elastic(alpha: np.ndarray, rng: np.random.Generator, strength: float) -> np.
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
-def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: float | None = None
-                ) -> StringField:
-    """One field image of `text`, written by `hand` and scanned."""
+def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: float | None = None,
+                framing: Framing = CAPTURED) -> StringField:
+    """One field image of `text`, written by `hand`, framed and scanned."""
     height = digit_height or float(np.exp(rng.uniform(math.log(14), math.log(60))))
     writing = random_writing(rng, height)
     alpha, boxes, baseline = write(text, hand, writing, rng)
@@ -317,12 +338,12 @@ def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: f
         text += "-"
     # The field around the writing: margins, and ink running over the edge now and then.
     h_ink, w_ink = alpha.shape
-    over = rng.random() < 0.12
-    margins = TIGHT_MARGINS if rng.random() < P_TIGHT else LOOSE_MARGINS
+    over = rng.random() < framing.p_over
+    margins = framing.tight if rng.random() < framing.p_tight else framing.loose
     top = -int(height * rng.uniform(0.0, 0.15)) if over else int(height * rng.uniform(*margins))
     bottom = int(height * rng.uniform(*margins))
-    left = int(height * rng.uniform(0.0, 0.8))
-    right = int(height * rng.uniform(0.0, 1.2))
+    left = int(height * rng.uniform(*framing.left))
+    right = int(height * rng.uniform(*framing.right))
     H, W = max(8, h_ink + top + bottom), max(8, w_ink + left + right)
     ink = np.zeros((H, W), np.float32)
     y0 = max(0, top)
@@ -353,7 +374,7 @@ def cut_edge(f: StringField, rng: np.random.Generator) -> StringField:
     return StringField(np.ascontiguousarray(image), f.value, f.text, tuple(boxes))
 
 
-def random_field(hands: Mixture, rng: np.random.Generator) -> StringField:
+def random_field(hands: Mixture, rng: np.random.Generator, framing: Framing = CAPTURED) -> StringField:
     """A random amount written by one hand of the mixture, now and then cut at an edge."""
-    f = field_image(random_text(rng), hands.pick(rng), rng)
+    f = field_image(random_text(rng), hands.pick(rng), rng, framing=framing)
     return cut_edge(f, rng) if rng.random() < P_EDGE_CUT else f

@@ -170,11 +170,12 @@ def train_candidate(settings: Settings, training: list[Reviewed], options: Optio
     from models.strings_reader import DEFAULT_STRINGS_KERAS_PATH
     from models.train_strings import fine_tune, generate
     from reading.lines import line_input
+    from segmentation.fieldread import as_read
 
     def shown(image: np.ndarray) -> np.ndarray:
         return (line_input(image) * 255).astype(np.uint8)
 
-    images = [(shown(f.image), f.value) for f in training if f.kind == "field"]
+    images = [(shown(as_read(f.image)), f.value) for f in training if f.kind == "field"]
     boxes = [(shown(image), value) for image, value in
              page_lines(settings, [f for f in training if f.kind == "box"])]
     start = _keras_of(settings.strings_model_path, DEFAULT_STRINGS_KERAS_PATH)

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from reading.combine import DEFAULT_CALIBRATION, Calibrations, LineReaders
-from segmentation.fieldread import COMBS_BELOW, LINES_BELOW, WORD_CHECK_GLYPHS, field_opinions, undrawn_field
+from segmentation.fieldread import (
+    COMBS_BELOW,
+    LINES_BELOW,
+    WORD_CHECK_GLYPHS,
+    as_read,
+    field_opinions,
+    undrawn_field,
+)
 from segmentation.pipeline import segment_fields
 from synth.pages import make_page
 from synth.scanner import random_style
@@ -83,7 +90,7 @@ def test_page_fields_go_to_the_page_readers_and_field_images_to_the_field_reader
     whole = [(f.kind, r) for f, r in zip(found(), read) if r.opinions]
     on_page = [r for kind, r in whole if kind in ("box", "comb")]
     assert on_page and len(for_pages.seen) == len(on_page)
-    assert len(for_fields.seen) == 1 and for_fields.seen[0].shape == field_image.shape
+    assert len(for_fields.seen) == 1 and for_fields.seen[0].shape == as_read(field_image).shape
 
     one = CountingReader()
     read = field_opinions(found(), classify, LineReaders((one,)))

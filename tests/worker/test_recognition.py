@@ -82,6 +82,24 @@ def test_a_field_image_holding_words_goes_to_review_and_a_number_does_not() -> N
     assert number.value == "3250" and number.confidence > 0.5
 
 
+def test_a_field_image_framed_loosely_reads_as_it_does_cropped_tight() -> None:
+    """The shipped readers on a number written in code, cropped tight and with paper around it
+    (as a capture step cutting a region generously leaves it): the same value either way."""
+    reader = reader_for(Settings.from_env({}))
+    for text in ("4075", "318"):
+        tight = np.full((46, 40 * len(text)), 236, np.uint8)
+        cv2.putText(tight, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        read = reader.read_field(tight).fields[0]
+        assert read.value == text and read.confidence > 0.5, (text, read.value, read.confidence)
+        readings = set()
+        for above, beside in ((23, 46), (46, 92), (92, 184)):
+            loose = cv2.copyMakeBorder(tight, above, above, beside, beside, cv2.BORDER_CONSTANT, value=236)
+            field = reader.read_field(loose).fields[0]
+            assert field.box == (0, 0, loose.shape[1], loose.shape[0])
+            readings.add((field.value, round(field.confidence, 6)))
+        assert len(readings) == 1 and readings.pop()[0] == text, (text, readings)
+
+
 def test_words_in_a_page_s_boxes_and_combs_go_to_review_and_numbers_do_not() -> None:
     """A form's open boxes and combs, drawn in code, holding words: a name with letters no
     digit looks like, and words made of letters shaped like digits. Before PP-OCR was asked
