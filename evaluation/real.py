@@ -3,7 +3,8 @@
 1. Real cheque amounts (`<real data>/orand_car_a_dev`: 460 amount fields cut from real bank
    cheques, ORAND-CAR-A), each image read as the service reads an upload with
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
-   the service on the same images framed more loosely (LOOSE_SHARES of paper around them).
+   the service on the same images framed more loosely (LOOSE_SHARES of paper around them)
+   and thresholded to black and white, as cheque imaging often stores them.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -133,6 +134,12 @@ def framed_loosely(image: np.ndarray, share: float) -> np.ndarray:
                               value=np.atleast_1d(paper).tolist())
 
 
+def bilevel(image: np.ndarray) -> np.ndarray:
+    """The field image as a bilevel scan of it: grey, thresholded by Otsu's method (0 or 255)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+
+
 def through_service(reader, images: Sequence[np.ndarray], truths: list[str], name: str) -> Result:  # type: ignore[no-untyped-def]
     """Each image read as an upload with layout=field is."""
     values, confidences = [], []
@@ -245,6 +252,10 @@ def main(argv: list[str] | None = None) -> dict:
             row = through_service(reader, loose, truths, f"this service, framed +{share:g} h").report()
             print_row(row)
             report.setdefault("cheques_framed_loosely", []).append(row)
+        row = through_service(reader, [bilevel(image) for image in images], truths,
+                              "this service, bilevel (Otsu)").report()
+        print_row(row)
+        report["cheques_bilevel"] = row
         errata = load_errata(folder)
         if errata:
             corrected = [errata.get(n, t) for n, t in zip(names, truths)]

@@ -31,12 +31,13 @@ INK_FLOOR = 0.3
 
 
 def grey(image: np.ndarray) -> np.ndarray:
-    """uint8 grey from grey, RGB or RGBA (the darkest channel keeps blue ink dark)."""
+    """uint8 grey from grey (8- or 16-bit, float, or 1-bit as bool), RGB or RGBA (the darkest
+    channel keeps blue ink dark)."""
     image = np.asarray(image)
     if image.ndim == 3:
         image = image[..., :3].min(axis=2) if image.shape[2] >= 3 else image[..., 0]
     if image.dtype != np.uint8:
-        top = 65535.0 if image.dtype == np.uint16 else (1.0 if image.dtype.kind == "f" else 255.0)
+        top = 65535.0 if image.dtype == np.uint16 else (1.0 if image.dtype.kind in "fb" else 255.0)
         image = np.clip(image.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
     return image
 

@@ -34,6 +34,12 @@ EXTENT_INK = 0.5
 # print's dots do not widen the extent; a separator dot next to digits 30 px tall (~15 px²
 # against ~150 px² for a digit) does.
 EXTENT_MIN_SHARE = 0.05
+# A bilevel field image is blurred by a Gaussian of this sigma (px) before it is read. Measured
+# on 2026-12-07 with ORAND's 460 amounts thresholded (Otsu; labels corrected): 86.09% exact
+# (91.09% in grey) -> 88.70% at 0.7, 88.70% at 1.0, 89.57% at 1.5 (straight through 52.83%,
+# 52.83%, 47.61%, 45.65%); the held-out writers' 600 numbers thresholded: 82.00% -> 83.17%,
+# 81.67%, 80.33%; a sigma of 0.6 or 1.0 of the image's height over 48 px, no better on both.
+BILEVEL_SMOOTHING = 0.7
 _NEAR_A_LINE = np.ones((2 * LINE_MARGIN + 1, 2 * LINE_MARGIN + 1), np.uint8)  # a line pixel's reach
 
 
@@ -81,6 +87,18 @@ def cut_to_ink(image: np.ndarray, x: int, y: int, least_share: float = 0.0
         return image, x, y
     ex, ey, ew, eh = extent
     return image[ey : ey + eh, ex : ex + ew], x + ex, y + ey
+
+
+def smoothed_if_bilevel(image: np.ndarray) -> np.ndarray:
+    """A grey image of two levels only (a bilevel scan: cheque imaging writes them, 1-bit
+    TIFF) blurred by BILEVEL_SMOOTHING, giving back the grey stroke edges the readers were
+    trained on; any other image as it is."""
+    if image.ndim != 2 or image.size == 0 or image.dtype not in (np.uint8, np.bool_):
+        return image
+    grey = image.astype(np.uint8) * 255 if image.dtype == np.bool_ else image
+    if np.count_nonzero(np.bincount(grey.ravel(), minlength=256)) > 2:
+        return image
+    return cv2.GaussianBlur(grey, (0, 0), BILEVEL_SMOOTHING)
 
 
 def inside_image(s: Structure) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, line_input, same_width_groups
+from reading.lines import LINE_HEIGHT, MIN_WIDTH, darkness, grey, line_input, same_width_groups
 
 
 def _written(paper: float, shade: float = 0.0) -> np.ndarray:
@@ -39,6 +39,14 @@ def test_colour_and_sixteen_bit_fields_are_read_as_grey() -> None:
     deep = grey.astype(np.uint16) * 257
     np.testing.assert_allclose(line_input(colour), line_input(grey), atol=1e-6)
     np.testing.assert_allclose(line_input(deep), line_input(grey), atol=2e-2)
+
+
+def test_a_one_bit_field_is_white_paper_and_black_ink() -> None:
+    """A 1-bit scan comes decoded as bool: paper True is white (it had become grey level 1,
+    all but black, to PP-OCR, which reads grey levels as they are)."""
+    ink = _written(0.9) < 128
+    assert grey(~ink).max() == 255 and grey(~ink).min() == 0
+    np.testing.assert_array_equal(grey(~ink), np.where(ink, 0, 255).astype(np.uint8))
 
 
 def test_same_width_groups_keep_each_width_apart_and_every_input_once() -> None:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from segmentation.fieldread import as_read, undrawn_field
-from segmentation.fields import INK_MARGIN, field_structure, ink_extent, inside_image
+from segmentation.fields import INK_MARGIN, field_structure, ink_extent, inside_image, smoothed_if_bilevel
 from segmentation.pipeline import read_field, segment_fields
 
 
@@ -86,3 +86,18 @@ def test_a_field_image_is_read_the_same_however_loosely_it_was_framed(classify) 
         assert field.box == (0, 0, loose.shape[1], loose.shape[0])
         x, y, w, h = field.digits[0].box
         assert beside <= x and above <= y  # digit boxes on the image as uploaded
+
+
+def test_a_bilevel_field_is_smoothed_and_a_grey_one_left_as_it_is() -> None:
+    """Bilevel scans (uint8 of two levels, or 1-bit decoded as bool) get grey stroke edges back
+    before they are read; a grey image is not touched."""
+    grey = _written("3051")
+    assert smoothed_if_bilevel(grey) is grey
+    black_white = np.where(grey < 128, 0, 255).astype(np.uint8)
+    smoothed = smoothed_if_bilevel(black_white)
+    assert smoothed.dtype == np.uint8 and len(np.unique(smoothed)) > 2
+    assert abs(float(smoothed.mean()) - float(black_white.mean())) < 2.5  # ink moved, not lost
+    np.testing.assert_array_equal(smoothed_if_bilevel(black_white > 0), smoothed)  # 1-bit: the same
+    colour = np.dstack([black_white] * 3)
+    assert smoothed_if_bilevel(colour) is colour
+

@@ -100,6 +100,19 @@ def test_a_field_image_framed_loosely_reads_as_it_does_cropped_tight() -> None:
         assert len(readings) == 1 and readings.pop()[0] == text, (text, readings)
 
 
+def test_a_one_bit_field_image_reads_as_the_same_scan_in_eight_bits() -> None:
+    """A bilevel field image decoded from a 1-bit file (bool) and the same in 8 bits (0 and
+    255) read alike with the shipped readers, and right; a 1-bit image had reached PP-OCR as
+    grey levels 0 and 1, all but black."""
+    reader = reader_for(Settings.from_env({}))
+    for text in ("4075", "318"):
+        image = np.full((46, 40 * len(text)), 255, np.uint8)
+        cv2.putText(image, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 0, 3, cv2.LINE_AA)
+        black_white = np.where(image < 128, 0, 255).astype(np.uint8)
+        eight, one = (reader.read_field(x).fields[0] for x in (black_white, black_white > 0))
+        assert eight.value == text and (one.value, one.confidence) == (eight.value, eight.confidence)
+
+
 def test_words_in_a_page_s_boxes_and_combs_go_to_review_and_numbers_do_not() -> None:
     """A form's open boxes and combs, drawn in code, holding words: a name with letters no
     digit looks like, and words made of letters shaped like digits. Before PP-OCR was asked
