@@ -3,8 +3,9 @@
 1. Real cheque amounts (`<real data>/orand_car_a_dev`: 460 amount fields cut from real bank
    cheques, ORAND-CAR-A), each image read as the service reads an upload with
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
-   the service on the same images framed more loosely (LOOSE_SHARES of paper around them)
-   and thresholded to black and white, as cheque imaging often stores them.
+   the service on the same images framed more loosely (LOOSE_SHARES of paper around them),
+   with a box's walls left in, and thresholded to black and white, as cheque imaging often
+   stores them.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -134,6 +135,17 @@ def framed_loosely(image: np.ndarray, share: float) -> np.ndarray:
                               value=np.atleast_1d(paper).tolist())
 
 
+def with_walls(image: np.ndarray) -> np.ndarray:
+    """The field image framed loosely (+0.25 h) with a box's two walls left in it, 3 px in from
+    each side, as a form's box cut out with its sides is (`segmentation.fields.without_side_walls`)."""
+    out = framed_loosely(image, LOOSE_SHARES[0])
+    h, w = out.shape[:2]
+    pen = max(1, h // 30)
+    for x in (3, w - 4):
+        cv2.line(out, (x, 0), (x, h - 1), (30, 30, 30) if out.ndim == 3 else 30, pen)
+    return out
+
+
 def bilevel(image: np.ndarray) -> np.ndarray:
     """The field image as a bilevel scan of it: grey, thresholded by Otsu's method (0 or 255)."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
@@ -252,6 +264,10 @@ def main(argv: list[str] | None = None) -> dict:
             row = through_service(reader, loose, truths, f"this service, framed +{share:g} h").report()
             print_row(row)
             report.setdefault("cheques_framed_loosely", []).append(row)
+        row = through_service(reader, [with_walls(image) for image in images], truths,
+                              "this service, a box's walls left in").report()
+        print_row(row)
+        report["cheques_walls"] = row
         row = through_service(reader, [bilevel(image) for image in images], truths,
                               "this service, bilevel (Otsu)").report()
         print_row(row)

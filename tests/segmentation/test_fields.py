@@ -7,7 +7,14 @@ import cv2
 import numpy as np
 
 from segmentation.fieldread import as_read, undrawn_field
-from segmentation.fields import INK_MARGIN, field_structure, ink_extent, inside_image, smoothed_if_bilevel
+from segmentation.fields import (
+    INK_MARGIN,
+    field_structure,
+    ink_extent,
+    inside_image,
+    smoothed_if_bilevel,
+    without_side_walls,
+)
 from segmentation.pipeline import read_field, segment_fields
 
 
@@ -101,3 +108,24 @@ def test_a_bilevel_field_is_smoothed_and_a_grey_one_left_as_it_is() -> None:
     colour = np.dstack([black_white] * 3)
     assert smoothed_if_bilevel(colour) is colour
 
+
+
+def test_a_box_s_walls_left_in_a_field_image_are_not_read() -> None:
+    """A form's box cut out with its sides: the walls are painted over before reading, the
+    writing kept; a straight 1 at the edge of a tight crop, shorter than WALL_SPAN of it, is
+    writing."""
+    number = cv2.copyMakeBorder(_written("3051", (40, 120)), 12, 12, 24, 24, cv2.BORDER_CONSTANT, value=235)
+    walled = number.copy()
+    h, w = walled.shape
+    for x in (3, w - 4):
+        cv2.line(walled, (x, 0), (x + 1, h - 1), 30, 2)  # leaning by a pixel
+    cleared = without_side_walls(walled)
+    assert cleared.min() < 100  # the writing is there
+    assert cleared[:, :8].min() > 200 and cleared[:, -8:].min() > 200  # the walls are not
+    np.testing.assert_array_equal(cleared[:, 8:-8], walled[:, 8:-8])
+    assert without_side_walls(number) is number
+    tight_one = np.full((40, 60), 235, np.uint8)
+    cv2.line(tight_one, (3, 5), (3, 33), 30, 3)  # a 1 at the crop's edge, 0.8 of its height
+    cv2.putText(tight_one, "7", (18, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 30, 3, cv2.LINE_AA)
+    assert without_side_walls(tight_one) is tight_one
+    assert as_read(walled).shape == as_read(number).shape  # cut to the same ink
