@@ -73,9 +73,12 @@ CROSS_REACH = 0.15  # ... strokes running on at least this share of the box's he
 # A line between two others must also run from wall to wall, as a line shared by two rows of
 # boxes is drawn: all but this share of the walls' span. A pen line voiding an empty box
 # (LINE_COVER alone lets one spanning 80% of the box by) stops short of a wall: such a box had
-# been read as two stacked empty fields. (One that runs on past both walls still is: a line
-# shared by rows of unequal widths runs past the narrower row's walls too.)
+# been read as two stacked empty fields. Nor may it run on past the outermost walls of the rows
+# on both sides by more than SHARED_LINE_OVERRUN of the row's height (a line shared by rows of
+# unequal widths runs past the narrower row's walls, and stops at the wider's): a pen line
+# voiding an empty box past both its walls had made two stacked empty fields too.
 SHARED_LINE_COVER = 0.97
+SHARED_LINE_OVERRUN = 0.1
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -306,8 +309,12 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
         covered = np.count_nonzero(horizontal[band[0] : band[1] + 1, left : right + 1].any(axis=0))
         if covered < LINE_COVER * (right - left + 1):
             return None
-        if other is not None and (covered < SHARED_LINE_COVER * (right - left + 1) or _struck_line(
-                upright, band, walls, _walls(upright, *sorted((band, other))), int(CROSS_REACH * height))):
+        if other is None:
+            continue
+        others = _walls(upright, *sorted((band, other)))
+        if (covered < SHARED_LINE_COVER * (right - left + 1)
+                or _overrun(horizontal, band, walls + others) > SHARED_LINE_OVERRUN * height
+                or _struck_line(upright, band, walls, others, int(CROSS_REACH * height))):
             return None
     walls = regularise(walls)
     square = square_corners(upright, top, bottom, walls)
@@ -330,6 +337,18 @@ def _walls(upright: np.ndarray, top: Band, bottom: Band) -> list[Band]:
     tall = max(3, int(V_KERNEL_SHARE * inside.shape[0]))
     vertical = cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
     return _bands(vertical, axis=0, min_cover=tall)
+
+
+def _overrun(horizontal: np.ndarray, band: Band, walls: list[Band]) -> int:
+    """How far (px) the line in `band` runs on unbroken past the outermost of `walls`, on the
+    side where it runs further."""
+    columns = horizontal[band[0] : band[1] + 1].any(axis=0)
+    left, right = min(w[0] for w in walls), max(w[1] for w in walls)
+    before = np.flatnonzero(~columns[:left])
+    after = np.flatnonzero(~columns[right + 1 :])
+    start = int(before[-1]) + 1 if before.size else 0
+    end = right + int(after[0]) if after.size else columns.size - 1
+    return max(left - start, end - right, 0)
 
 
 def _struck_line(upright: np.ndarray, band: Band, walls: list[Band], other_walls: list[Band],

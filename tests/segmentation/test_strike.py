@@ -61,10 +61,12 @@ def test_digits_tails_underlines_and_dashes_are_not_struck(mark: str) -> None:
     assert not struck_through(only_field(page).structure)
 
 
-@pytest.mark.parametrize("line", [(90, 590, 120, 122), (75, 605, 128, 112)])
+@pytest.mark.parametrize("line", [(90, 590, 120, 122), (75, 605, 128, 112),  # short of the walls
+                                  (30, 650, 120, 122), (50, 630, 120, 120)])  # on past both
 def test_an_empty_box_voided_by_a_line_is_one_empty_box(line: tuple[int, int, int, int]) -> None:
     """A line across an empty box, stopping short of its walls, as long as the box's own lines
-    (LINE_COVER lets it by): one box, not two stacked ones."""
+    (LINE_COVER lets it by), or running on past both walls (SHARED_LINE_OVERRUN): one box, not
+    two stacked ones."""
     field = only_field(strike(box_page(""), *line))
     assert abs(field.page_box[3] - BOX[3]) <= 6 and not struck_through(field.structure)
 
