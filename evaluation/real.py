@@ -4,8 +4,8 @@
    cheques, ORAND-CAR-A), each image read as the service reads an upload with
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
    the service on the same images framed more loosely (LOOSE_SHARES of paper around them),
-   with a box's walls left in, and thresholded to black and white, as cheque imaging often
-   stores them.
+   with a box's walls left in, in a drawn box, and thresholded to black and white, as cheque
+   imaging often stores them.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -137,7 +137,7 @@ def framed_loosely(image: np.ndarray, share: float) -> np.ndarray:
 
 def with_walls(image: np.ndarray) -> np.ndarray:
     """The field image framed loosely (+0.25 h) with a box's two walls left in it, 3 px in from
-    each side, as a form's box cut out with its sides is (`segmentation.fields.without_side_walls`)."""
+    each side, as a form's box cut out with its sides is (`segmentation.fields.without_box_lines`)."""
     out = framed_loosely(image, LOOSE_SHARES[0])
     h, w = out.shape[:2]
     pen = max(1, h // 30)
@@ -146,10 +146,21 @@ def with_walls(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def in_a_box(image: np.ndarray) -> np.ndarray:
+    """The field image framed loosely (+0.25 h) in a drawn box 3 px in from its edges, as a
+    form's box cut out whole is."""
+    out = framed_loosely(image, LOOSE_SHARES[0])
+    h, w = out.shape[:2]
+    cv2.rectangle(out, (3, 3), (w - 4, h - 4), (30, 30, 30) if out.ndim == 3 else 30, max(1, h // 30))
+    return out
+
+
 def bilevel(image: np.ndarray) -> np.ndarray:
-    """The field image as a bilevel scan of it: grey, thresholded by Otsu's method (0 or 255)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    return cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+    """The field image as a bilevel scan of it: grey (the darkest channel, as the service reads
+    colour), thresholded by Otsu's method (0 or 255)."""
+    from reading.lines import grey
+
+    return cv2.threshold(grey(image), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
 
 
 def through_service(reader, images: Sequence[np.ndarray], truths: list[str], name: str) -> Result:  # type: ignore[no-untyped-def]
@@ -268,6 +279,10 @@ def main(argv: list[str] | None = None) -> dict:
                               "this service, a box's walls left in").report()
         print_row(row)
         report["cheques_walls"] = row
+        row = through_service(reader, [in_a_box(image) for image in images], truths,
+                              "this service, in a drawn box").report()
+        print_row(row)
+        report["cheques_in_a_box"] = row
         row = through_service(reader, [bilevel(image) for image in images], truths,
                               "this service, bilevel (Otsu)").report()
         print_row(row)

@@ -73,10 +73,11 @@ CROSS_REACH = 0.15  # ... strokes running on at least this share of the box's he
 # A line between two others must also run from wall to wall, as a line shared by two rows of
 # boxes is drawn: all but this share of the walls' span. A pen line voiding an empty box
 # (LINE_COVER alone lets one spanning 80% of the box by) stops short of a wall: such a box had
-# been read as two stacked empty fields. Nor may it run on past the outermost walls of the rows
-# on both sides by more than SHARED_LINE_OVERRUN of the row's height (a line shared by rows of
-# unequal widths runs past the narrower row's walls, and stops at the wider's): a pen line
-# voiding an empty box past both its walls had made two stacked empty fields too.
+# been read as two stacked empty fields. A line between rows whose walls are the same (one box
+# cut in two by it) must also not run on past those walls further than the lines above and
+# below it do by more than SHARED_LINE_OVERRUN of the row's height: a pen line voiding an empty
+# box past both its walls had made two stacked empty fields too. Rows of other widths or cell
+# counts are never one box: their shared line may run on past them as it likes.
 SHARED_LINE_COVER = 0.97
 SHARED_LINE_OVERRUN = 0.1
 
@@ -313,7 +314,8 @@ def _row_between(upright: np.ndarray, darkness: _Lazy, horizontal: np.ndarray, f
             continue
         others = _walls(upright, *sorted((band, other)))
         if (covered < SHARED_LINE_COVER * (right - left + 1)
-                or _overrun(horizontal, band, walls + others) > SHARED_LINE_OVERRUN * height
+                or _voiding_line(horizontal, band, (top if band == bottom else bottom, other), walls,
+                                 others, SHARED_LINE_OVERRUN * height)
                 or _struck_line(upright, band, walls, others, int(CROSS_REACH * height))):
             return None
     walls = regularise(walls)
@@ -337,6 +339,20 @@ def _walls(upright: np.ndarray, top: Band, bottom: Band) -> list[Band]:
     tall = max(3, int(V_KERNEL_SHARE * inside.shape[0]))
     vertical = cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
     return _bands(vertical, axis=0, min_cover=tall)
+
+
+def _voiding_line(horizontal: np.ndarray, band: Band, neighbours: tuple[Band, Band],
+                  walls: list[Band], others: list[Band], reach: float) -> bool:
+    """Whether the line `band`, with rows of the same walls on both sides (one box cut in two),
+    runs on past those walls further than the lines on either side of it (`neighbours`) by
+    more than `reach` px: a pen line voiding the box, not a line the two rows share."""
+    same = len(walls) == len(others) and all(
+        abs(a[0] - b[0]) <= 2 * TOLERANCE_PX and abs(a[1] - b[1]) <= 2 * TOLERANCE_PX
+        for a, b in zip(walls, others))
+    if not same:
+        return False
+    beyond = max(_overrun(horizontal, line, walls + others) for line in neighbours)
+    return _overrun(horizontal, band, walls + others) > beyond + reach
 
 
 def _overrun(horizontal: np.ndarray, band: Band, walls: list[Band]) -> int:

@@ -16,7 +16,7 @@ from reading.combine import Calibrations, CtcOpinion, LineReader, LineReaders, O
 from reading.rules import Rule
 from segmentation import cut, ruled, split, strike, vote
 from segmentation.cutfield import CutField
-from segmentation.fields import cut_to_ink, field_structure, smoothed_if_bilevel, without_side_walls
+from segmentation.fields import cut_to_ink, field_structure, smoothed_if_bilevel, without_box_lines
 from segmentation.results import Box, DigitResult, FieldResult
 from segmentation.split import Classify
 from segmentation.structure import Structure
@@ -86,7 +86,7 @@ def undrawn_field(image: np.ndarray, box: Box) -> CutField:
     what is read is the region cut to its ink and a bilevel one smoothed (`as_read`); the
     field's box stays the region."""
     x, y, w, h = box
-    crop, x, y = cut_to_ink(without_side_walls(image[y : y + h, x : x + w]), x, y, EMPTY_INK_SHARE)
+    crop, x, y = cut_to_ink(without_box_lines(image[y : y + h, x : x + w]), x, y, EMPTY_INK_SHARE)
     crop = smoothed_if_bilevel(crop)
     s = field_structure(crop, (x, y))
     return CutField(s, cut.box_pieces(s), image=crop, box=box)
@@ -100,10 +100,9 @@ def as_read(image: np.ndarray) -> np.ndarray:
     above and below, twice that beside) had read 86.3% and 70.9% exactly against 90.0% as
     cropped, held-out writers' numbers framed loosely (`synth.strings.LOOSE_FRAMING`) 71.0%
     against 88.2%; cut to their ink, 89.8% both and 82.3%, and as cropped 89.8% and 88.5%.
-    A box's walls left along its sides are erased first (`without_side_walls`), and a bilevel
+    A box's lines left in it are erased first (`without_box_lines`), and a bilevel
     image is smoothed (`smoothed_if_bilevel`)."""
-    return smoothed_if_bilevel(cut_to_ink(without_side_walls(image), 0, 0, EMPTY_INK_SHARE)[0])
-
+    return smoothed_if_bilevel(cut_to_ink(without_box_lines(image), 0, 0, EMPTY_INK_SHARE)[0])
 
 
 def _glyphs(pieces: list[cut.Piece]) -> np.ndarray:

@@ -166,6 +166,7 @@ def train_candidate(settings: Settings, training: list[Reviewed], options: Optio
     page's fields (PAGE_STRINGS_MODEL_PATH), field images train the field images' CRNN
     ("strings") and a page's open boxes that one ("strings_pages"); else one CRNN learns both.
     A reader with no reviewed field of its own is not trained (the candidate keeps it)."""
+    from core.files import grey_of
     from models.export_onnx import export
     from models.strings_reader import DEFAULT_STRINGS_KERAS_PATH
     from models.train_strings import fine_tune, generate
@@ -175,7 +176,7 @@ def train_candidate(settings: Settings, training: list[Reviewed], options: Optio
     def shown(image: np.ndarray) -> np.ndarray:
         return (line_input(image) * 255).astype(np.uint8)
 
-    images = [(shown(as_read(f.image)), f.value) for f in training if f.kind == "field"]
+    images = [(shown(as_read(grey_of(f.image))), f.value) for f in training if f.kind == "field"]
     boxes = [(shown(image), value) for image, value in
              page_lines(settings, [f for f in training if f.kind == "box"])]
     start = _keras_of(settings.strings_model_path, DEFAULT_STRINGS_KERAS_PATH)

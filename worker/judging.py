@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import Limits, page
+from core.files import Limits, grey_of, page
 from core.processing import KINDS
 from core.settings import Settings
 from core.storage import Storage
@@ -53,8 +53,8 @@ def summary(right: Sequence[bool], confidence: Sequence[float]) -> dict:
 
 
 def read_whole(reader: Reader, images: Sequence[np.ndarray], truths: Sequence[str]) -> tuple[list, list]:
-    """(right, confidence) of each image read as one field."""
-    read = [reader.read_field(image).fields[0] for image in images]
+    """(right, confidence) of each image read as one field, in grey as the worker reads it."""
+    read = [reader.read_field(grey_of(image)).fields[0] for image in images]
     return [f.value == t for f, t in zip(read, truths)], [f.confidence for f in read]
 
 

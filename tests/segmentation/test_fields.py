@@ -13,7 +13,7 @@ from segmentation.fields import (
     ink_extent,
     inside_image,
     smoothed_if_bilevel,
-    without_side_walls,
+    without_box_lines,
 )
 from segmentation.pipeline import read_field, segment_fields
 
@@ -81,7 +81,6 @@ def test_a_field_image_is_read_the_same_however_loosely_it_was_framed(classify) 
     against 90% as cropped). The field's box stays the whole image."""
     tight = _written("3051", (40, 120))
     margin = round(INK_MARGIN * 25)  # about the writing's height
-    assert as_read(tight).shape[0] <= tight.shape[0]
     for above, beside in ((20, 40), (60, 150)):
         loose = cv2.copyMakeBorder(tight, above, above, beside, beside, cv2.BORDER_CONSTANT, value=235)
         shown = as_read(loose)
@@ -112,20 +111,41 @@ def test_a_bilevel_field_is_smoothed_and_a_grey_one_left_as_it_is() -> None:
 
 def test_a_box_s_walls_left_in_a_field_image_are_not_read() -> None:
     """A form's box cut out with its sides: the walls are painted over before reading, the
-    writing kept; a straight 1 at the edge of a tight crop, shorter than WALL_SPAN of it, is
-    writing."""
+    writing kept; a straight 1 at the edge of a tight crop, shorter than WALL_SPAN of it or no
+    taller than the rest of the writing, is writing."""
     number = cv2.copyMakeBorder(_written("3051", (40, 120)), 12, 12, 24, 24, cv2.BORDER_CONSTANT, value=235)
     walled = number.copy()
     h, w = walled.shape
     for x in (3, w - 4):
         cv2.line(walled, (x, 0), (x + 1, h - 1), 30, 2)  # leaning by a pixel
-    cleared = without_side_walls(walled)
+    cleared = without_box_lines(walled)
     assert cleared.min() < 100  # the writing is there
     assert cleared[:, :8].min() > 200 and cleared[:, -8:].min() > 200  # the walls are not
     np.testing.assert_array_equal(cleared[:, 8:-8], walled[:, 8:-8])
-    assert without_side_walls(number) is number
+    assert without_box_lines(number) is number
     tight_one = np.full((40, 60), 235, np.uint8)
     cv2.line(tight_one, (3, 5), (3, 33), 30, 3)  # a 1 at the crop's edge, 0.8 of its height
     cv2.putText(tight_one, "7", (18, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 30, 3, cv2.LINE_AA)
-    assert without_side_walls(tight_one) is tight_one
+    assert without_box_lines(tight_one) is tight_one
+    cut_tight = np.full((36, 120), 235, np.uint8)  # "1234" cut to its ink: the 1 as tall as the crop
+    cv2.line(cut_tight, (2, 0), (2, 35), 30, 3)
+    cv2.putText(cut_tight, "234", (14, 35), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 30, 3, cv2.LINE_AA)
+    assert without_box_lines(cut_tight) is cut_tight  # WALL_OVER_WRITING: as tall as the writing
     assert as_read(walled).shape == as_read(number).shape  # cut to the same ink
+
+
+def test_a_box_drawn_around_a_field_image_is_not_read_and_a_rule_under_it_is_kept() -> None:
+    """A form's box cut out whole: its walls and, between them, its top and bottom lines are
+    painted over; a printed rule under the writing with no walls beside it is left, as the
+    readers were trained on such rules."""
+    number = cv2.copyMakeBorder(_written("3051", (40, 120)), 12, 12, 24, 24, cv2.BORDER_CONSTANT, value=235)
+    h, w = number.shape
+    boxed = number.copy()
+    cv2.rectangle(boxed, (3, 3), (w - 4, h - 4), 30, 2)
+    cleared = without_box_lines(boxed)
+    assert cleared[:8].min() > 200 and cleared[-8:].min() > 200  # top and bottom lines gone
+    assert cleared[:, :8].min() > 200 and cleared[:, -8:].min() > 200  # walls gone
+    np.testing.assert_array_equal(cleared[8:-8, 8:-8], boxed[8:-8, 8:-8])  # the writing kept
+    ruled = number.copy()
+    cv2.line(ruled, (0, h - 6), (w - 1, h - 6), 30, 2)
+    assert without_box_lines(ruled) is ruled

@@ -105,6 +105,20 @@ def test_rows_of_boxes_sharing_a_line_stay_apart(upper: tuple[int, int, int],
         [(0, upper[2]), (1, lower[2])]
 
 
+@pytest.mark.parametrize("upper, lower", [((60, 350, 5), (60, 560, 8)), ((60, 400, 1), (60, 640, 1))])
+@pytest.mark.parametrize("overrun", [20, 40])
+def test_a_shared_line_running_on_past_rows_of_other_walls_stays_shared(
+        upper: tuple[int, int, int], lower: tuple[int, int, int], overrun: int) -> None:
+    """A printed line shared by rows of unequal widths or cell counts that runs on past both:
+    never one box voided by a pen line (SHARED_LINE_OVERRUN holds only for rows of the same
+    walls). A review found such rows lost or merged when the overrun alone was judged."""
+    page = stacked(upper, lower)
+    cv2.line(page, (60, 180), (60 + max(upper[1], lower[1]) + overrun, 180), 20, 3)
+    fields = segment_fields(page)[0]
+    assert sorted((f.page_box[1] // 100, len(f.structure.walls) - 1) for f in fields) == \
+        [(0, upper[2]), (1, lower[2])]
+
+
 def test_joined_feet_and_bars_are_no_struck_line() -> None:
     page = box_page("")
     for i in range(4):  # 2s whose feet run into one another, 7s whose bars do
