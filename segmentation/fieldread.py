@@ -83,8 +83,8 @@ WORD_CHECK_GLYPHS = 2
 
 def undrawn_field(image: np.ndarray, box: Box) -> CutField:
     """The region `box` of the page (or the whole image) read as a field with no drawn box:
-    what is read is the region cut to its ink and a bilevel one smoothed (`as_read`); the
-    field's box stays the region."""
+    what is read is the region as `as_read` shows it (a box's lines erased, cut to its ink, a
+    bilevel one smoothed); the field's box stays the region."""
     x, y, w, h = box
     crop, x, y = cut_to_ink(without_box_lines(image[y : y + h, x : x + w]), x, y, EMPTY_INK_SHARE)
     crop = smoothed_if_bilevel(crop)

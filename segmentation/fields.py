@@ -168,7 +168,7 @@ def _taller_than_writing(walls: np.ndarray, marks: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero((marks.view(bool) & ~np.isin(marked, np.unique(marked[walls > 0]))).any(axis=1))
     if rows.size == 0:
         return walls
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(walls, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(walls, connectivity=8)
     tall = np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] >= WALL_OVER_WRITING * (rows[-1] - rows[0] + 1))
     return np.isin(labels, tall[tall > 0]).astype(np.uint8)
 
