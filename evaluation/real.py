@@ -138,21 +138,27 @@ def framed_loosely(image: np.ndarray, share: float) -> np.ndarray:
 def with_walls(image: np.ndarray) -> np.ndarray:
     """The field image framed loosely (+0.25 h) with a box's two walls left in it, 3 px in from
     each side, as a form's box cut out with its sides is (`segmentation.fields.without_box_lines`)."""
-    out = framed_loosely(image, LOOSE_SHARES[0])
+    out, ink, pen = _framed_for_lines(image)
     h, w = out.shape[:2]
-    pen = max(1, h // 30)
     for x in (3, w - 4):
-        cv2.line(out, (x, 0), (x, h - 1), (30, 30, 30) if out.ndim == 3 else 30, pen)
+        cv2.line(out, (x, 0), (x, h - 1), ink, pen)
     return out
 
 
 def in_a_box(image: np.ndarray) -> np.ndarray:
     """The field image framed loosely (+0.25 h) in a drawn box 3 px in from its edges, as a
     form's box cut out whole is."""
-    out = framed_loosely(image, LOOSE_SHARES[0])
+    out, ink, pen = _framed_for_lines(image)
     h, w = out.shape[:2]
-    cv2.rectangle(out, (3, 3), (w - 4, h - 4), (30, 30, 30) if out.ndim == 3 else 30, max(1, h // 30))
+    cv2.rectangle(out, (3, 3), (w - 4, h - 4), ink, pen)
     return out
+
+
+def _framed_for_lines(image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | int, int]:
+    """The field image framed loosely (+0.25 h), and the ink and pen width of box lines drawn
+    on it."""
+    out = framed_loosely(image, LOOSE_SHARES[0])
+    return out, (30, 30, 30) if out.ndim == 3 else 30, max(1, out.shape[0] // 30)
 
 
 def bilevel(image: np.ndarray) -> np.ndarray:
@@ -275,18 +281,13 @@ def main(argv: list[str] | None = None) -> dict:
             row = through_service(reader, loose, truths, f"this service, framed +{share:g} h").report()
             print_row(row)
             report.setdefault("cheques_framed_loosely", []).append(row)
-        row = through_service(reader, [with_walls(image) for image in images], truths,
-                              "this service, a box's walls left in").report()
-        print_row(row)
-        report["cheques_walls"] = row
-        row = through_service(reader, [in_a_box(image) for image in images], truths,
-                              "this service, in a drawn box").report()
-        print_row(row)
-        report["cheques_in_a_box"] = row
-        row = through_service(reader, [bilevel(image) for image in images], truths,
-                              "this service, bilevel (Otsu)").report()
-        print_row(row)
-        report["cheques_bilevel"] = row
+        for key, name, changed in (("cheques_walls", "a box's walls left in", with_walls),
+                                   ("cheques_in_a_box", "in a drawn box", in_a_box),
+                                   ("cheques_bilevel", "bilevel (Otsu)", bilevel)):
+            row = through_service(reader, [changed(image) for image in images], truths,
+                                  f"this service, {name}").report()
+            print_row(row)
+            report[key] = row
         errata = load_errata(folder)
         if errata:
             corrected = [errata.get(n, t) for n, t in zip(names, truths)]

@@ -86,8 +86,7 @@ def undrawn_field(image: np.ndarray, box: Box) -> CutField:
     what is read is the region as `as_read` shows it (a box's lines erased, cut to its ink, a
     bilevel one smoothed); the field's box stays the region."""
     x, y, w, h = box
-    crop, x, y = cut_to_ink(without_box_lines(image[y : y + h, x : x + w]), x, y, EMPTY_INK_SHARE)
-    crop = smoothed_if_bilevel(crop)
+    crop, x, y = _shown(image[y : y + h, x : x + w], x, y)
     s = field_structure(crop, (x, y))
     return CutField(s, cut.box_pieces(s), image=crop, box=box)
 
@@ -102,7 +101,13 @@ def as_read(image: np.ndarray) -> np.ndarray:
     against 88.2%; cut to their ink, 89.8% both and 82.3%, and as cropped 89.8% and 88.5%.
     A box's lines left in it are erased first (`without_box_lines`), and a bilevel
     image is smoothed (`smoothed_if_bilevel`)."""
-    return smoothed_if_bilevel(cut_to_ink(without_box_lines(image), 0, 0, EMPTY_INK_SHARE)[0])
+    return _shown(image, 0, 0)[0]
+
+
+def _shown(image: np.ndarray, x: int, y: int) -> tuple[np.ndarray, int, int]:
+    """`as_read` of an image lying at (x, y) on its page, and where what is shown lies."""
+    crop, x, y = cut_to_ink(without_box_lines(image), x, y, EMPTY_INK_SHARE)
+    return smoothed_if_bilevel(crop), x, y
 
 
 def _glyphs(pieces: list[cut.Piece]) -> np.ndarray:
