@@ -4,8 +4,8 @@
    cheques, ORAND-CAR-A), each image read as the service reads an upload with
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
    the service on the same images framed more loosely (LOOSE_SHARES of paper around them),
-   with a box's walls left in, in a drawn box, and thresholded to black and white, as cheque
-   imaging often stores them.
+   with a box's walls left in, in a drawn box (also with paper around the box), and
+   thresholded to black and white, as cheque imaging often stores them.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -154,6 +154,12 @@ def in_a_box(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def box_with_paper_around(image: np.ndarray) -> np.ndarray:
+    """The field image in a drawn box (`in_a_box`), framed loosely again (+0.25 of the box's
+    height): a form's box cut out generously, lying well inside the image."""
+    return framed_loosely(in_a_box(image), LOOSE_SHARES[0])
+
+
 def _framed_for_lines(image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | int, int]:
     """The field image framed loosely (+0.25 h), and the ink and pen width of box lines drawn
     on it."""
@@ -283,6 +289,8 @@ def main(argv: list[str] | None = None) -> dict:
             report.setdefault("cheques_framed_loosely", []).append(row)
         for key, name, changed in (("cheques_walls", "a box's walls left in", with_walls),
                                    ("cheques_in_a_box", "in a drawn box", in_a_box),
+                                   ("cheques_box_with_paper_around", "a box with paper around",
+                                    box_with_paper_around),
                                    ("cheques_bilevel", "bilevel (Otsu)", bilevel)):
             row = through_service(reader, [changed(image) for image in images], truths,
                                   f"this service, {name}").report()

@@ -149,3 +149,40 @@ def test_a_box_drawn_around_a_field_image_is_not_read_and_a_rule_under_it_is_kep
     ruled = number.copy()
     cv2.line(ruled, (0, h - 6), (w - 1, h - 6), 30, 2)
     assert without_box_lines(ruled) is ruled
+
+
+def test_a_box_lying_well_inside_a_field_image_is_not_read() -> None:
+    """A capture step that cut a printed box out with paper around it: the box's lines are
+    judged against the ink's extent, not the image's, so they go as they do at the edges; the
+    paper around and the writing inside are kept."""
+    number = cv2.copyMakeBorder(_written("3051", (40, 120)), 12, 12, 24, 24, cv2.BORDER_CONSTANT, value=235)
+    h, w = number.shape
+    cv2.rectangle(number, (3, 3), (w - 4, h - 4), 30, 2)
+    around = cv2.copyMakeBorder(number, 30, 30, 60, 60, cv2.BORDER_CONSTANT, value=235)
+    cleared = without_box_lines(around)
+    inside = (slice(30 + 8, 30 + h - 8), slice(60 + 8, 60 + w - 8))
+    assert cleared[inside].min() < 100  # the writing is there, untouched
+    np.testing.assert_array_equal(cleared[inside], around[inside])
+    box_lines = np.zeros(around.shape, bool)
+    box_lines[30 : 30 + h, 60 : 60 + w] = True
+    box_lines[inside] = False
+    assert cleared[box_lines].min() > 200  # all four lines gone
+    assert as_read(around).shape == as_read(number[8:-8, 8:-8]).shape  # cut to the writing alone
+
+
+def test_tall_ones_are_never_taken_for_walls() -> None:
+    """Two straight 1s with nothing else written are writing, not an empty box's walls; tall 1s
+    at both ends of a number with paper around are not a box lying inside the image (a box's
+    walls there must be joined by its lines)."""
+    ones = np.full((40, 40), 235, np.uint8)
+    for x in (3, 35):
+        cv2.line(ones, (x, 1), (x, 38), 30, 3)  # "11" cut tight: both as tall as the crop
+    assert without_box_lines(ones) is ones
+    empty = np.full((40, 60), 235, np.uint8)
+    cv2.rectangle(empty, (3, 3), (56, 36), 30, 2)  # an empty box: its lines go
+    assert without_box_lines(empty).min() > 200
+    number = np.full((90, 220), 235, np.uint8)
+    cv2.putText(number, "00", (70, 58), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 30, 3, cv2.LINE_AA)
+    for x in (55, 150):
+        cv2.line(number, (x, 25), (x, 62), 30, 3)  # "1001", the 1s taller than the 0s
+    assert without_box_lines(number) is number
