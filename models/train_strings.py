@@ -36,6 +36,9 @@ WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding 
 # one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
 PAGE_VALIDATION_EVERY = 10
 _writers = PoolWriters()  # each generating process's writers, loaded by its first chunk
+# Whether training fields now and then carry printed signs and delimiters (`synth.strings`'
+# P_SIGN, P_DELIMITED); `--no-marks` for a control run. Forked generating processes inherit it.
+_marks = True
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--init-from", type=Path, default=None, help="continue from this model")
     parser.add_argument("--mnist-dir", type=Path, default=None)
+    parser.add_argument("--no-marks", action="store_true",
+                        help="no printed signs or delimiters around training fields (a control run)")
     return parser.parse_args(argv)
 
 
@@ -72,7 +77,7 @@ def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
     hands = _writers.get()
     out = []
     for seed in seeds:
-        f = random_field(hands, np.random.default_rng(seed))
+        f = random_field(hands, np.random.default_rng(seed), marks=_marks)
         out.append(((line_input(f.image) * 255).astype(np.uint8), f.text))
     return out
 
@@ -175,6 +180,8 @@ def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    global _marks
+    _marks = not args.no_marks
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     mnist_dir = args.mnist_dir or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
     started = time.time()

@@ -56,3 +56,47 @@ def test_a_flicked_dash_rises_to_the_right_at_its_angle() -> None:
         rise = math.degrees(math.atan2(ys.max() - ys.min(), right - left))
         assert FLICK_DEGREES[0] - 12 <= rise <= FLICK_DEGREES[1] + 12, rise
         assert 0.0 <= top <= 1.0
+
+
+def test_a_mark_put_beside_the_writing_keeps_its_digits_and_baselines_level() -> None:
+    """A printed sign or a delimiter beside an amount (training fields only) is ink that is no
+    digit: the digit boxes move with the writing, and the mark's baseline is the writing's."""
+    from synth.strings import _beside, _delimiter, _printed
+
+    alpha = np.zeros((30, 60), np.float32)
+    alpha[5:25, 10:20] = alpha[5:25, 30:40] = 1.0  # two "digits" standing on row 25
+    boxes = [(10, 5, 10, 20), (30, 5, 10, 20)]
+    rng = np.random.default_rng(3)
+    for mark in (_printed("US$", 30.0, rng), _delimiter("#", 20.0, 2.0, rng), _delimiter("*", 20.0, 2.0, rng)):
+        layer, base = mark
+        for after in (False, True):
+            canvas, moved, baseline = _beside(alpha, boxes, 25, mark, after, gap=7)
+            assert canvas.shape[1] == 60 + 7 + layer.shape[1]
+            for (x, y, w, h) in moved:  # each digit's ink is where its box says
+                assert canvas[y : y + h, x : x + w].min() == 1.0
+            x_mark = 67 if after else 0
+            ys = np.nonzero(canvas[:, x_mark : x_mark + layer.shape[1]].max(axis=1) > 0.5)[0]
+            assert all(y + h == baseline for _, y, _, h in moved)  # the writing stands on it
+            assert ys.size and ys.min() < baseline and abs(int(ys.max()) - baseline) <= layer.shape[0] // 3
+
+
+def test_training_fields_now_and_then_carry_marks_that_are_not_in_their_text() -> None:
+    """With `marks`, some fields are wider (a sign or delimiters drawn) yet their text holds
+    only digits and separators; without, the draws are what they were."""
+    from synth.strings import SEPARATORS, field_image
+
+    class Bars:  # a hand that writes every digit as a bar
+        def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+            glyph = np.zeros((height, max(3, height // 2)), np.float32)
+            glyph[:, glyph.shape[1] // 2 - 1 : glyph.shape[1] // 2 + 1] = 1.0
+            return glyph
+
+    wider = 0
+    for seed in range(60):
+        plain = field_image("1250", Bars(), np.random.default_rng(seed), digit_height=30)
+        again = field_image("1250", Bars(), np.random.default_rng(seed), digit_height=30, marks=False)
+        np.testing.assert_array_equal(plain.image, again.image)
+        marked = field_image("1250", Bars(), np.random.default_rng(seed), digit_height=30, marks=True)
+        assert marked.value == "1250" and set(marked.text) <= set("0123456789" + SEPARATORS)
+        wider += marked.image.shape[1] > plain.image.shape[1] + 5
+    assert 2 <= wider <= 30
