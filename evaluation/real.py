@@ -4,8 +4,9 @@
    cheques, ORAND-CAR-A), each image read as the service reads an upload with
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
    the service on the same images framed more loosely (LOOSE_SHARES of paper around them),
-   with a box's walls left in, in a drawn box (also with paper around the box), and
-   thresholded to black and white, as cheque imaging often stores them.
+   with a box's walls left in, in a drawn box (also with paper around the box), thresholded
+   to black and white, as cheque imaging often stores them, with a currency sign printed
+   before them (`PRINTED_SIGNS`) and between pen-drawn "#" delimiters.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -160,6 +161,46 @@ def box_with_paper_around(image: np.ndarray) -> np.ndarray:
     return framed_loosely(in_a_box(image), LOOSE_SHARES[0])
 
 
+# Printed before the amounts of the "printed sign" row, in turn: in a TrueType font the string
+# reader never trained on (its training signs are Hershey fonts, `synth.strings.SIGNS`), and
+# signs it never saw at all ("€", "£").
+PRINTED_SIGNS = ("$", "R$", "€", "EUR", "£")
+
+
+def with_printed_sign(image: np.ndarray, index: int) -> np.ndarray:
+    """The field image (grey) with a currency sign printed before it, 0.6 of its height,
+    in DejaVu Sans (matplotlib's own font file), a quarter of its height apart."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    from reading.lines import grey
+
+    g = grey(image)
+    h = g.shape[0]
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), max(6, int(0.6 * h)))
+    sign = PRINTED_SIGNS[index % len(PRINTED_SIGNS)]
+    left, top, right, bottom = font.getbbox(sign)
+    pad = Image.new("L", (right - left + h // 4 + 2, h), int(np.median(g)))
+    ImageDraw.Draw(pad).text((1 - left, (h - (bottom - top)) // 2 - top), sign, fill=25, font=font)
+    return np.hstack([np.asarray(pad), g])
+
+
+def between_delimiters(image: np.ndarray) -> np.ndarray:
+    """The field image (grey) between two pen-drawn "#" marks, as some cheques ask amounts to
+    be written, in the crop's own ink width."""
+    from reading.lines import grey
+
+    g = grey(image)
+    h = g.shape[0]
+    pad = np.full((h, h // 2), int(np.median(g)), np.uint8)
+    pen = max(2, h // 20)
+    for x in (h // 8, h // 3):
+        cv2.line(pad, (x + 3, int(0.25 * h)), (x - 3, int(0.8 * h)), 30, pen, cv2.LINE_AA)
+    for y in (int(0.42 * h), int(0.63 * h)):
+        cv2.line(pad, (2, y), (h // 2 - 3, y), 30, pen, cv2.LINE_AA)
+    return np.hstack([pad, g, pad])
+
+
 def _framed_for_lines(image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] | int, int]:
     """The field image framed loosely (+0.25 h), and the ink and pen width of box lines drawn
     on it."""
@@ -294,6 +335,13 @@ def main(argv: list[str] | None = None) -> dict:
                                    ("cheques_bilevel", "bilevel (Otsu)", bilevel)):
             row = through_service(reader, [changed(image) for image in images], truths,
                                   f"this service, {name}").report()
+            print_row(row)
+            report[key] = row
+        for key, name, marked in (("cheques_printed_sign", "a sign printed before",
+                                   [with_printed_sign(image, i) for i, image in enumerate(images)]),
+                                  ("cheques_delimited", "between '#' marks",
+                                   [between_delimiters(image) for image in images])):
+            row = through_service(reader, marked, truths, f"this service, {name}").report()
             print_row(row)
             report[key] = row
         errata = load_errata(folder)

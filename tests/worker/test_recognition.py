@@ -119,6 +119,24 @@ def test_a_field_image_holding_a_printed_box_with_paper_around_reads_as_the_writ
         assert abs(field.confidence - alone.confidence) < 0.02, (text, field.confidence, alone.confidence)
 
 
+def test_a_currency_sign_printed_before_a_field_image_is_read_past() -> None:
+    """A generous crop of a cheque's amount area takes in the printed "$" before it (in a
+    TrueType font the string reader never trained on): the amount is read without it (the
+    fifth-stage CRNN read the "$" as a 5: 5318, 54075)."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    reader = reader_for(Settings.from_env({}))
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 28)
+    for text in ("4075", "318"):
+        writing = np.full((46, 40 * len(text)), 236, np.uint8)
+        cv2.putText(writing, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        sign = Image.new("L", (30, 46), 236)
+        ImageDraw.Draw(sign).text((2, 6), "$", fill=25, font=font)
+        field = reader.read_field(np.hstack([np.asarray(sign), writing])).fields[0]
+        assert field.value == text, (text, field.value, field.confidence, field.readings)
+
+
 def test_a_one_bit_field_image_reads_as_the_same_scan_in_eight_bits() -> None:
     """A bilevel field image decoded from a 1-bit file (bool) and the same in 8 bits (0 and
     255) read alike with the shipped readers, and right; a 1-bit image had reached PP-OCR as
