@@ -147,7 +147,8 @@ def without_box_lines(image: np.ndarray) -> np.ndarray:
     ink (`_ink_bounds`): there both walls must be found, joined by the box's own lines, so
     that a tall 1 at either end of the writing is never taken for one. ORAND's amounts drawn
     in a box and then framed by 0.25 of the box's height had read 60.87% exactly (labels
-    corrected; 91.09% so after; measured 2026-12-07, `make eval-real`'s "framed around" row)."""
+    corrected; 91.09% so after; measured 2026-12-07, `make eval-real`'s "a box with paper
+    around" row)."""
     marks = (paper_darkness(image) >= EXTENT_INK).astype(np.uint8)
     lines = _box_lines(marks, joined=False)
     if lines is None:

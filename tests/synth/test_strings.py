@@ -61,16 +61,16 @@ def test_a_flicked_dash_rises_to_the_right_at_its_angle() -> None:
 def test_a_mark_put_beside_the_writing_keeps_its_digits_and_baselines_level() -> None:
     """A printed sign or a delimiter beside an amount (training fields only) is ink that is no
     digit: the digit boxes move with the writing, and the mark's baseline is the writing's."""
-    from synth.strings import _beside, _delimiter, _printed
+    from synth.marks import beside, delimiter, printed
 
     alpha = np.zeros((30, 60), np.float32)
     alpha[5:25, 10:20] = alpha[5:25, 30:40] = 1.0  # two "digits" standing on row 25
     boxes = [(10, 5, 10, 20), (30, 5, 10, 20)]
     rng = np.random.default_rng(3)
-    for mark in (_printed("US$", 30.0, rng), _delimiter("#", 20.0, 2.0, rng), _delimiter("*", 20.0, 2.0, rng)):
+    for mark in (printed("US$", 30.0, rng), delimiter("#", 20.0, 2.0, rng), delimiter("*", 20.0, 2.0, rng)):
         layer, base = mark
         for after in (False, True):
-            canvas, moved, baseline = _beside(alpha, boxes, 25, mark, after, gap=7)
+            canvas, moved, baseline = beside(alpha, boxes, 25, mark, after, gap=7)
             assert canvas.shape[1] == 60 + 7 + layer.shape[1]
             for (x, y, w, h) in moved:  # each digit's ink is where its box says
                 assert canvas[y : y + h, x : x + w].min() == 1.0
