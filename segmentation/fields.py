@@ -185,11 +185,12 @@ def _box_lines(marks: np.ndarray, joined: bool) -> np.ndarray | None:
     sides[:, :band], sides[:, w - band :] = marks[:, :band], marks[:, w - band :]
     if not sides.any():
         return None
+    _, marked = cv2.connectedComponents(marks, connectivity=8)  # each mark's label
     leaning = cv2.dilate(sides, np.ones((1, 3), np.uint8))
     lines = _taller_than_writing(cv2.morphologyEx(leaning, cv2.MORPH_OPEN, np.ones((span, 1), np.uint8))
-                                 & sides, marks)
+                                 & sides, marks, marked)
     both = lines[:, :band].any() and lines[:, w - band :].any()
-    if not lines.any() or (joined and not (both and _one_mark(lines, marks, band))):
+    if not lines.any() or (joined and not (both and _one_mark(lines, marked, band))):
         return None
     if both:  # a box: its top and bottom too
         walls = np.flatnonzero(lines.any(axis=0))
@@ -202,29 +203,28 @@ def _box_lines(marks: np.ndarray, joined: bool) -> np.ndarray | None:
     return lines
 
 
-def _one_mark(walls: np.ndarray, marks: np.ndarray, band: int) -> bool:
-    """Whether a wall on the left and one on the right are parts of one mark (a box's lines)."""
-    _, marked = cv2.connectedComponents(marks, connectivity=8)
-    w = marks.shape[1]
+def _one_mark(walls: np.ndarray, marked: np.ndarray, band: int) -> bool:
+    """Whether a wall on the left and one on the right are parts of one mark (a box's lines);
+    `marked`: the marks' labels."""
+    w = marked.shape[1]
     left = np.unique(marked[:, :band][walls[:, :band] > 0])
     right = np.unique(marked[:, w - band :][walls[:, w - band :] > 0])
     return bool(np.intersect1d(left, right).size)
 
 
-def _taller_than_writing(walls: np.ndarray, marks: np.ndarray) -> np.ndarray:
+def _taller_than_writing(walls: np.ndarray, marks: np.ndarray, marked: np.ndarray) -> np.ndarray:
     """The walls (0/1 mask) at least WALL_OVER_WRITING times as tall as the ink of the marks
-    they do not touch (`marks`; a box's lines are one mark with its walls): a 1 at the edge of a
-    crop cut tight is as tall as the writing, a box's wall taller."""
-    _, marked = cv2.connectedComponents(marks, connectivity=8)
+    they do not touch (`marks`, labelled in `marked`; a box's lines are one mark with its walls):
+    a 1 at the edge of a crop cut tight is as tall as the writing, a box's wall taller."""
     rows = np.flatnonzero((marks.view(bool) & ~np.isin(marked, np.unique(marked[walls > 0]))).any(axis=1))
     if rows.size == 0:  # nothing written apart from these lines: a box, or writing ("11")
-        return walls if _a_box(walls, marks) else np.zeros_like(walls)
+        return walls if _a_box(walls, marks, marked) else np.zeros_like(walls)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(walls, connectivity=8)
     tall = np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] >= WALL_OVER_WRITING * (rows[-1] - rows[0] + 1))
     return np.isin(labels, tall[tall > 0]).astype(np.uint8)
 
 
-def _a_box(walls: np.ndarray, marks: np.ndarray) -> bool:
+def _a_box(walls: np.ndarray, marks: np.ndarray, marked: np.ndarray) -> bool:
     """Whether walls with no other writing beside them are a box's: one mark joins the left
     and the right one (an empty box, or one whose writing all touches its lines), and inside
     them (WALL_BAND of the height in from each, the top and bottom BOX_LINE_BAND left out) the
@@ -232,7 +232,7 @@ def _a_box(walls: np.ndarray, marks: np.ndarray) -> bool:
     h, w = marks.shape
     band, edge = max(2, int(WALL_BAND * h)), max(2, int(BOX_LINE_BAND * h))
     inside = marks[edge : h - edge, band : w - band]
-    return _one_mark(walls, marks, band) and (inside.size == 0 or inside.mean() < BOX_INSIDE_INK)
+    return _one_mark(walls, marked, band) and (inside.size == 0 or inside.mean() < BOX_INSIDE_INK)
 
 
 def inside_image(s: Structure) -> np.ndarray:
