@@ -328,20 +328,16 @@ def main(argv: list[str] | None = None) -> dict:
             row = through_service(reader, loose, truths, f"this service, framed +{share:g} h").report()
             print_row(row)
             report.setdefault("cheques_framed_loosely", []).append(row)
-        for key, name, changed in (("cheques_walls", "a box's walls left in", with_walls),
-                                   ("cheques_in_a_box", "in a drawn box", in_a_box),
+        signed = [with_printed_sign(image, i) for i, image in enumerate(images)]  # signs in turn
+        for key, name, changed in (("cheques_walls", "a box's walls left in", list(map(with_walls, images))),
+                                   ("cheques_in_a_box", "in a drawn box", list(map(in_a_box, images))),
                                    ("cheques_box_with_paper_around", "a box with paper around",
-                                    box_with_paper_around),
-                                   ("cheques_bilevel", "bilevel (Otsu)", bilevel)):
-            row = through_service(reader, [changed(image) for image in images], truths,
-                                  f"this service, {name}").report()
-            print_row(row)
-            report[key] = row
-        for key, name, marked in (("cheques_printed_sign", "a sign printed before",
-                                   [with_printed_sign(image, i) for i, image in enumerate(images)]),
-                                  ("cheques_delimited", "between '#' marks",
-                                   [between_delimiters(image) for image in images])):
-            row = through_service(reader, marked, truths, f"this service, {name}").report()
+                                    list(map(box_with_paper_around, images))),
+                                   ("cheques_bilevel", "bilevel (Otsu)", list(map(bilevel, images))),
+                                   ("cheques_printed_sign", "a sign printed before", signed),
+                                   ("cheques_delimited", "between '#' marks",
+                                    list(map(between_delimiters, images)))):
+            row = through_service(reader, changed, truths, f"this service, {name}").report()
             print_row(row)
             report[key] = row
         errata = load_errata(folder)
