@@ -36,9 +36,7 @@ WIDTH_BUCKET = 64  # fields of similar width are batched together (less padding 
 # one page for every PAGE_VALIDATION_EVERY trained on (160 for the sixth stage's 1,600).
 PAGE_VALIDATION_EVERY = 10
 _writers = PoolWriters()  # each generating process's writers, loaded by its first chunk
-# Whether training fields now and then carry printed signs and delimiters (`synth.strings`'
-# P_SIGN, P_DELIMITED); `--no-marks` for a control run. Forked generating processes inherit it.
-_marks = True
+_marks = True  # this generating process's `marks` (`generate`), set by its initialiser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,9 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _init_worker(part: str, mnist_dir: str | None) -> None:
+def _init_worker(part: str, mnist_dir: str | None, marks: bool) -> None:
     """Each generating process names its writers; its first chunk loads them (`PoolWriters`)."""
+    global _marks
     _writers.name(part, mnist_dir)
+    _marks = marks
 
 
 def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
@@ -83,16 +83,19 @@ def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
 
 
 def generate(count: int, seed: int, part: str, processes: int,
-             mnist_dir: Path | None) -> list[tuple[np.ndarray, str]]:
-    """`count` fields (uint8 line inputs and texts), made in `processes` processes."""
+             mnist_dir: Path | None, marks: bool = True) -> list[tuple[np.ndarray, str]]:
+    """`count` fields (uint8 line inputs and texts), made in `processes` processes; with
+    `marks`, now and then with printed signs or delimiters around them (`synth.marks`;
+    False for a control run, `--no-marks`)."""
     seeds = [seed * 1_000_003 + i for i in range(count)]
     chunks = [seeds[i : i + 500] for i in range(0, count, 500)]
     out: list[tuple[np.ndarray, str]] = []
     started = time.time()
+    named = (part, str(mnist_dir or "") or None, marks)  # each generating process's
     if processes <= 1:  # in this process (a daemonic one, such as a Celery pool's, has no children)
-        _init_worker(part, str(mnist_dir or "") or None)
+        _init_worker(*named)
         return [item for chunk in chunks for item in _make(chunk)]
-    with get_context("fork").Pool(processes, _init_worker, (part, str(mnist_dir or "") or None)) as pool:
+    with get_context("fork").Pool(processes, _init_worker, named) as pool:
         for k, part in enumerate(pool.imap(_make, chunks)):
             out.extend(part)
             if (k + 1) % 40 == 0:
@@ -180,15 +183,14 @@ def fine_tune(init_from: Path, fields: list[tuple[np.ndarray, str]],
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    global _marks
-    _marks = not args.no_marks
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     mnist_dir = args.mnist_dir or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
     started = time.time()
     print(f"making {args.samples} training fields (training writers)…", flush=True)
-    train = generate(args.samples, args.seed, "train", args.processes, mnist_dir)
+    train = generate(args.samples, args.seed, "train", args.processes, mnist_dir, not args.no_marks)
     print(f"making {args.validation} validation fields (calibration writers)…", flush=True)
-    val = generate(args.validation, args.seed + 7919, "calibration", args.processes, mnist_dir)
+    val = generate(args.validation, args.seed + 7919, "calibration", args.processes, mnist_dir,
+                   not args.no_marks)
     if args.pages:
         from models.harvest import harvest_lines
 
