@@ -26,6 +26,24 @@ P_DELIMITED = 0.06
 DELIMITERS = "#*"
 
 
+def around(alpha: np.ndarray, boxes: list, baseline: int, height: float, pen: float,
+           rng: np.random.Generator) -> tuple[np.ndarray, list, int]:
+    """The writing (alpha image, digit boxes, baseline row; digits `height` px tall, written
+    with a `pen` px wide) now and then between delimiters (P_DELIMITED) and with a printed
+    sign beside it (P_SIGN): the new alpha, digit boxes and baseline."""
+    if rng.random() < P_DELIMITED:
+        mark = DELIMITERS[int(rng.integers(len(DELIMITERS)))]
+        for after in (False, True):
+            alpha, boxes, baseline = beside(alpha, boxes, baseline, delimiter(mark, height, pen, rng),
+                                            after, int(height * rng.uniform(0.05, 0.4)))
+    if rng.random() < P_SIGN:
+        sign = printed(SIGNS[int(rng.integers(len(SIGNS)))], height * rng.uniform(*SIGN_HEIGHT), rng)
+        lift = int(height * rng.uniform(-0.1, 0.15))
+        alpha, boxes, baseline = beside(alpha, boxes, baseline, (sign[0], sign[1] + lift),
+                                        rng.random() < P_SIGN_AFTER, int(height * rng.uniform(0.1, 0.8)))
+    return alpha, boxes, baseline
+
+
 def printed(sign: str, cap_height: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """A printed sign or code (a Hershey font, upright or italic) as an alpha image, and its
     baseline row."""

@@ -21,17 +21,7 @@ import numpy as np
 
 from synth.field_paper import scan_field
 from synth.hands import Hand, Mixture, continental
-from synth.marks import (
-    DELIMITERS,
-    P_DELIMITED,
-    P_SIGN,
-    P_SIGN_AFTER,
-    SIGN_HEIGHT,
-    SIGNS,
-    beside,
-    delimiter,
-    printed,
-)
+from synth.marks import around
 
 SEPARATORS = ".,-/="  # marks that are not digits; the readers' alphabet holds them too
 # Shares of amount formats, set from what cheques show (ORAND's amounts: about a third with
@@ -340,16 +330,8 @@ def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: f
     alpha, boxes = _shear(alpha, boxes, slant)
     if rng.random() < P_ELASTIC:
         alpha = elastic(alpha, rng, height * rng.uniform(*ELASTIC_STRENGTH))
-    if marks and rng.random() < P_DELIMITED:
-        mark = DELIMITERS[int(rng.integers(len(DELIMITERS)))]
-        for after in (False, True):
-            alpha, boxes, baseline = beside(alpha, boxes, baseline, delimiter(mark, height, writing.pen, rng),
-                                             after, int(height * rng.uniform(0.05, 0.4)))
-    if marks and rng.random() < P_SIGN:
-        sign = printed(SIGNS[int(rng.integers(len(SIGNS)))], height * rng.uniform(*SIGN_HEIGHT), rng)
-        lift = int(height * rng.uniform(-0.1, 0.15))
-        alpha, boxes, baseline = beside(alpha, boxes, baseline, (sign[0], sign[1] + lift),
-                                         rng.random() < P_SIGN_AFTER, int(height * rng.uniform(0.1, 0.8)))
+    if marks:
+        alpha, boxes, baseline = around(alpha, boxes, baseline, height, writing.pen, rng)
     if rng.random() < P_LONG_DASH:  # a long stroke after the number to stop additions
         length = int(height * rng.uniform(1.0, 4.0))
         dash = np.zeros((alpha.shape[0], length), np.float32)
