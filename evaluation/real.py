@@ -5,8 +5,9 @@
    `layout=field`. Also each reader alone, PP-OCR's recogniser (RapidOCR's) among them, and
    the service on the same images framed more loosely (LOOSE_SHARES of paper around them),
    with a box's walls left in, in a drawn box (also with paper around the box), thresholded
-   to black and white, as cheque imaging often stores them, with a currency sign printed
-   before them (`PRINTED_SIGNS`) and between pen-drawn "#" delimiters.
+   to black and white, as cheque imaging often stores them, with a currency sign or a label
+   word printed before them (`PRINTED_SIGNS`, `PRINTED_LABELS`) and between pen-drawn "#"
+   delimiters.
 2. Held-out writers: isolated digits of UNIPEN's test writers and of optdigits' 13 other
    writers through the glyph classifier; and numbers written by those hands (synthetic
    fields, `synth.strings`) through field mode, framed as trained on and more loosely.
@@ -162,14 +163,30 @@ def box_with_paper_around(image: np.ndarray) -> np.ndarray:
 
 
 # Printed before the amounts of the "printed sign" row, in turn: in a TrueType font the string
-# reader never trained on (its training signs are Hershey fonts, `synth.strings.SIGNS`), and
+# reader never trained on (its training signs are Hershey fonts, `synth.marks.SIGNS`), and
 # signs it never saw at all ("€", "£").
 PRINTED_SIGNS = ("$", "R$", "€", "EUR", "£")
+SIGN_EM = 0.6  # the signs' font size, of the crop's height
+# Printed before the amounts of the "printed label" row, in turn: words a form prints before an
+# amount box, none of them (nor their stems) among the string reader's training labels
+# (`synth.marks.LABELS`), in the same unseen font, smaller than the writing as forms print them.
+PRINTED_LABELS = ("Total:", "Amount", "Valor", "Montant")
+LABEL_EM = 0.5
 
 
 def with_printed_sign(image: np.ndarray, index: int) -> np.ndarray:
-    """The field image (grey) with a currency sign printed before it, 0.6 of its height,
-    in DejaVu Sans (matplotlib's own font file), a quarter of its height apart."""
+    """The field image with the `index`-th currency sign (in turn) printed before it."""
+    return printed_before(image, PRINTED_SIGNS[index % len(PRINTED_SIGNS)], SIGN_EM)
+
+
+def with_printed_label(image: np.ndarray, index: int) -> np.ndarray:
+    """The field image with the `index`-th label word (in turn) printed before it."""
+    return printed_before(image, PRINTED_LABELS[index % len(PRINTED_LABELS)], LABEL_EM)
+
+
+def printed_before(image: np.ndarray, text: str, em: float) -> np.ndarray:
+    """The field image (grey) with `text` printed before it, its font size `em` of the image's
+    height, in DejaVu Sans (matplotlib's own font file), a quarter of the height apart."""
     from matplotlib import font_manager
     from PIL import Image, ImageDraw, ImageFont
 
@@ -177,11 +194,10 @@ def with_printed_sign(image: np.ndarray, index: int) -> np.ndarray:
 
     g = grey(image)
     h = g.shape[0]
-    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), max(6, int(0.6 * h)))
-    sign = PRINTED_SIGNS[index % len(PRINTED_SIGNS)]
-    left, top, right, bottom = font.getbbox(sign)
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), max(6, int(em * h)))
+    left, top, right, bottom = font.getbbox(text)
     pad = Image.new("L", (right - left + h // 4 + 2, h), int(np.median(g)))
-    ImageDraw.Draw(pad).text((1 - left, (h - (bottom - top)) // 2 - top), sign, fill=25, font=font)
+    ImageDraw.Draw(pad).text((1 - left, (h - (bottom - top)) // 2 - top), text, fill=25, font=font)
     return np.hstack([np.asarray(pad), g])
 
 
@@ -329,12 +345,14 @@ def main(argv: list[str] | None = None) -> dict:
             print_row(row)
             report.setdefault("cheques_framed_loosely", []).append(row)
         signed = [with_printed_sign(image, i) for i, image in enumerate(images)]  # signs in turn
+        labelled = [with_printed_label(image, i) for i, image in enumerate(images)]
         for key, name, changed in (("cheques_walls", "a box's walls left in", list(map(with_walls, images))),
                                    ("cheques_in_a_box", "in a drawn box", list(map(in_a_box, images))),
                                    ("cheques_box_with_paper_around", "a box with paper around",
                                     list(map(box_with_paper_around, images))),
                                    ("cheques_bilevel", "bilevel (Otsu)", list(map(bilevel, images))),
                                    ("cheques_printed_sign", "a sign printed before", signed),
+                                   ("cheques_printed_label", "a label printed before", labelled),
                                    ("cheques_delimited", "between '#' marks",
                                     list(map(between_delimiters, images)))):
             row = through_service(reader, changed, truths, f"this service, {name}").report()

@@ -322,7 +322,7 @@ def elastic(alpha: np.ndarray, rng: np.random.Generator, strength: float) -> np.
 def field_image(text: str, hand: Hand, rng: np.random.Generator, digit_height: float | None = None,
                 framing: Framing = CAPTURED, marks: bool = False) -> StringField:
     """One field image of `text`, written by `hand`, framed and scanned; with `marks`, now and
-    then a printed sign or pen-drawn delimiters around it (P_SIGN, P_DELIMITED)."""
+    then a printed sign or label word or pen-drawn delimiters around it (`synth.marks.around`)."""
     height = digit_height or float(np.exp(rng.uniform(math.log(14), math.log(60))))
     writing = random_writing(rng, height)
     alpha, boxes, baseline = write(text, hand, writing, rng)
