@@ -72,7 +72,7 @@ train: install  ## reproduce the shipped glyph model: a base run, fine-tuning on
 		--pipeline-pages 3000 --hands-share 0.3 --init-from models/weights/digits.keras
 	$(MAKE) --no-print-directory export-onnx ONNX_MODELS=digits
 
-train-strings: install  ## the string reader (CRNN/CTC) in the six stages the shipped one had, the page fields' one after the fifth
+train-strings: install  ## the string reader (CRNN/CTC) in the seven stages the shipped one had, the page fields' one after the fifth
 	$(PY) -m models.train_strings --samples 150000 --epochs 4 --stop-after 2 --seed 1 --learning-rate 0.001
 	$(PY) -m models.train_strings --samples 300000 --epochs 4 --stop-after 1 --seed 2 --learning-rate 0.0007 \
 		--init-from models/weights/strings.keras
@@ -84,6 +84,8 @@ train-strings: install  ## the string reader (CRNN/CTC) in the six stages the sh
 		--init-from models/weights/strings.keras
 	$(MAKE) --no-print-directory train-strings-pages
 	$(PY) -m models.train_strings --samples 100000 --epochs 1 --seed 7 --learning-rate 0.0002 \
+		--init-from models/weights/strings.keras
+	$(PY) -m models.train_strings --samples 100000 --epochs 1 --seed 10 --learning-rate 0.0002 \
 		--init-from models/weights/strings.keras
 	$(MAKE) --no-print-directory export-onnx ONNX_MODELS="strings strings_pages"
 

@@ -137,6 +137,26 @@ def test_a_currency_sign_printed_before_a_field_image_is_read_past() -> None:
         assert field.value == text, (text, field.value, field.confidence, field.readings)
 
 
+def test_a_label_printed_before_a_field_image_is_read_past() -> None:
+    """A template region or a generous crop takes in the label a form prints before its amount
+    box (words the string reader never trained on, in a TrueType font it never saw): the amount
+    is read without it (with the sixth-stage CRNN the service read "Total: 318" as 7318, "Montant 15"
+    as 015)."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    reader = reader_for(Settings.from_env({}))
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 20)
+    for label, text in (("Total:", "318"), ("Montant", "15"), ("Amount", "4075")):
+        writing = np.full((46, 40 * len(text)), 236, np.uint8)
+        cv2.putText(writing, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        width = int(font.getlength(label)) + 14
+        printed = Image.new("L", (width, 46), 236)
+        ImageDraw.Draw(printed).text((2, 14), label, fill=25, font=font)
+        field = reader.read_field(np.hstack([np.asarray(printed), writing])).fields[0]
+        assert field.value == text, (label, text, field.value, field.confidence, field.readings)
+
+
 def test_a_one_bit_field_image_reads_as_the_same_scan_in_eight_bits() -> None:
     """A bilevel field image decoded from a 1-bit file (bool) and the same in 8 bits (0 and
     255) read alike with the shipped readers, and right; a 1-bit image had reached PP-OCR as
