@@ -166,10 +166,11 @@ def box_with_paper_around(image: np.ndarray) -> np.ndarray:
 # reader never trained on (its training signs are Hershey fonts, `synth.marks.SIGNS`), and
 # signs it never saw at all ("€", "£").
 PRINTED_SIGNS = ("$", "R$", "€", "EUR", "£")
-SIGN_EM = 0.6  # the signs' font size, of the crop's height
+SIGN_EM = 0.6  # the signs' font size, of the crop's height: their capitals about the digits' height
 # Printed before the amounts of the "printed label" row, in turn: words a form prints before an
 # amount box, none of them (nor their stems) among the string reader's training labels
-# (`synth.marks.LABELS`), in the same unseen font, smaller than the writing as forms print them.
+# (`synth.marks.LABELS`), in the same unseen font, smaller than the writing as forms print them:
+# their capitals about half the digits' height (ORAND's digits fill ~0.8 of a crop's height).
 PRINTED_LABELS = ("Total:", "Amount", "Valor", "Montant")
 LABEL_EM = 0.5
 

@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init-from", type=Path, default=None, help="continue from this model")
     parser.add_argument("--mnist-dir", type=Path, default=None)
     parser.add_argument("--no-marks", action="store_true",
-                        help="no printed signs or delimiters around training fields (a control run)")
+                        help="no printed signs, labels or delimiters around training fields (a control run)")
     return parser.parse_args(argv)
 
 
@@ -85,7 +85,7 @@ def _make(seeds: list[int]) -> list[tuple[np.ndarray, str]]:
 def generate(count: int, seed: int, part: str, processes: int,
              mnist_dir: Path | None, marks: bool = True) -> list[tuple[np.ndarray, str]]:
     """`count` fields (uint8 line inputs and texts), made in `processes` processes; with
-    `marks`, now and then with printed signs or delimiters around them (`synth.marks`;
+    `marks`, now and then with printed signs, labels or delimiters around them (`synth.marks`;
     False for a control run, `--no-marks`)."""
     seeds = [seed * 1_000_003 + i for i in range(count)]
     chunks = [seeds[i : i + 500] for i in range(0, count, 500)]

@@ -381,6 +381,6 @@ def cut_edge(f: StringField, rng: np.random.Generator) -> StringField:
 def random_field(hands: Mixture, rng: np.random.Generator, framing: Framing = CAPTURED,
                  marks: bool = False) -> StringField:
     """A random amount written by one hand of the mixture, now and then cut at an edge; with
-    `marks` (training), now and then with a printed sign or delimiters around it."""
+    `marks` (training), now and then with a printed sign or label or delimiters around it."""
     f = field_image(random_text(rng), hands.pick(rng), rng, framing=framing, marks=marks)
     return cut_edge(f, rng) if rng.random() < P_EDGE_CUT else f
