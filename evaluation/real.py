@@ -168,9 +168,10 @@ def box_with_paper_around(image: np.ndarray) -> np.ndarray:
 PRINTED_SIGNS = ("$", "R$", "€", "EUR", "£")
 SIGN_EM = 0.6  # the signs' font size, of the crop's height: their capitals about the digits' height
 # Printed before the amounts of the "printed label" row, in turn: words a form prints before an
-# amount box, none of them (nor their stems) among the string reader's training labels
-# (`synth.marks.LABELS`), in the same unseen font, smaller than the writing as forms print them:
-# their capitals about half the digits' height (ORAND's digits fill ~0.8 of a crop's height).
+# amount box, nothing like any of the string reader's training labels (`synth.marks.LABELS`: no
+# three letters in a row shared, no word within two edits), in the same unseen font, smaller
+# than the writing as forms print them: their capitals about half the digits' height (ORAND's
+# digits fill ~0.8 of a crop's height).
 PRINTED_LABELS = ("Total:", "Amount", "Valor", "Montant")
 LABEL_EM = 0.5
 

@@ -29,8 +29,9 @@ SIGN_HEIGHT = (0.45, 0.95)  # of the digit height: the sign's capitals
 # Printed marks in a TrueType font this share of the time, one of matplotlib's own font files
 # (serif, sans, typewriter, bold, italic), else a Hershey font. Hershey's stroke fonts alone are
 # few shapes of print: a stage trained on labels in them alone read ORAND's amounts with a
-# label printed before them 72.39% exactly, with these fonts beside them 86.52% (seventh stage,
-# labels corrected, 2026-12-07; README "Printed signs and delimiters around an amount"). The
+# label printed before them 72.39% exactly, with these fonts beside them 85.87% (the seventh
+# stage, labels corrected, 2026-12-07; README "Printed signs and delimiters around an
+# amount"). The
 # DejaVu Sans family (Mono too: the same letter shapes) is left out: `make eval-real` prints
 # its marks in DejaVu Sans, a font the reader never trained on.
 P_TRUETYPE = 0.5
@@ -138,6 +139,7 @@ def _cap_per_em(font_file: str) -> float:
 
 @functools.lru_cache(maxsize=None)  # ten fonts at the few dozen sizes fields ask for
 def _font(font_file: str, size: int) -> ImageFont.FreeTypeFont:
+    """One of matplotlib's own TrueType font files at `size` px (no download, no system font)."""
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), size)
 
 
