@@ -130,14 +130,14 @@ def _truetype(text: str, cap_height: float, font_file: str) -> tuple[np.ndarray,
     return np.asarray(layer, np.float32) / 255, _PAD - top
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cap_per_em(font_file: str) -> float:
     """A capital H's height in the font, of its size (0.61-0.73 in TRUETYPE_FONTS)."""
     _, top, _, bottom = _font(font_file, 100).getbbox("H", anchor="ls")
     return (bottom - top) / 100
 
 
-@functools.lru_cache(maxsize=None)  # ten fonts at the few dozen sizes fields ask for
+@functools.cache  # ten fonts at the few dozen sizes fields ask for
 def _font(font_file: str, size: int) -> ImageFont.FreeTypeFont:
     """One of matplotlib's own TrueType font files at `size` px (no download, no system font)."""
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), size)

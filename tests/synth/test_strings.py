@@ -92,8 +92,8 @@ def test_training_fields_now_and_then_carry_marks_that_are_not_in_their_text(mon
     boxes = [(10, 5, 10, 20), (30, 5, 10, 20)]
 
     def marked(seeds: range) -> int:
-        return sum(synth.marks.around(alpha, boxes, 25, 20.0, 2.0, np.random.default_rng(seed))[0].shape[1] > 60
-                   for seed in seeds)
+        rngs = (np.random.default_rng(seed) for seed in seeds)
+        return sum(synth.marks.around(alpha, boxes, 25, 20.0, 2.0, rng)[0].shape[1] > 60 for rng in rngs)
 
     assert 25 <= marked(range(200)) <= 80
     for name in ("P_SIGN", "P_LABEL", "P_DELIMITED"):
