@@ -19,6 +19,15 @@ def _field(text: str) -> StringField:
     return StringField(image, "".join(c for c in text if c.isdigit()), text, tuple(boxes))
 
 
+class _Bars:
+    """A hand that writes every digit as a bar: fields whose digits are easy to find."""
+
+    def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
+        glyph = np.zeros((height, max(3, height // 2)), np.float32)
+        glyph[:, glyph.shape[1] // 2 - 1 : glyph.shape[1] // 2 + 1] = 1.0
+        return glyph
+
+
 def test_a_cut_edge_runs_through_the_first_digit_and_keeps_the_value() -> None:
     field = _field("123")
     for seed in range(20):
@@ -100,15 +109,9 @@ def test_training_fields_now_and_then_carry_marks_that_are_not_in_their_text(mon
         monkeypatch.setattr(synth.marks, name, 0.0)
     assert marked(range(200)) == 0
 
-    class Bars:  # a hand that writes every digit as a bar
-        def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
-            glyph = np.zeros((height, max(3, height // 2)), np.float32)
-            glyph[:, glyph.shape[1] // 2 - 1 : glyph.shape[1] // 2 + 1] = 1.0
-            return glyph
-
     monkeypatch.undo()
     for seed in range(60):
-        field = field_image("1250", Bars(), np.random.default_rng(seed), digit_height=30, marks=True)
+        field = field_image("1250", _Bars(), np.random.default_rng(seed), digit_height=30, marks=True)
         assert field.value == "1250" and set(field.text) <= set("0123456789" + SEPARATORS)
 
 
@@ -123,14 +126,8 @@ def test_a_printed_label_goes_before_the_writing_and_never_into_the_text(monkeyp
     monkeypatch.setattr(synth.marks, "P_SIGN", 0.0)
     monkeypatch.setattr(synth.marks, "P_DELIMITED", 0.0)
 
-    class Bars:  # a hand that writes every digit as a bar
-        def draw(self, digit: int, height: int, pen: float, rng: np.random.Generator) -> np.ndarray:
-            glyph = np.zeros((height, max(3, height // 2)), np.float32)
-            glyph[:, glyph.shape[1] // 2 - 1 : glyph.shape[1] // 2 + 1] = 1.0
-            return glyph
-
     for seed in range(12):
-        field = field_image("1250", Bars(), np.random.default_rng(seed), digit_height=30, marks=True)
+        field = field_image("1250", _Bars(), np.random.default_rng(seed), digit_height=30, marks=True)
         assert field.value == "1250"
         first = min(x for x, _, _, _ in field.digit_boxes)
         assert first > 30, (seed, first)  # the label's width (>= 2 letters at >= 9 px) before it

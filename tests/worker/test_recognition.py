@@ -82,13 +82,19 @@ def test_a_field_image_holding_words_goes_to_review_and_a_number_does_not() -> N
     assert number.value == "3250" and number.confidence > 0.5
 
 
+def _written(text: str) -> np.ndarray:
+    """`text` in a script font on grey paper, cropped close: a number written in code."""
+    image = np.full((46, 40 * len(text)), 236, np.uint8)
+    cv2.putText(image, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+    return image
+
+
 def test_a_field_image_framed_loosely_reads_as_it_does_cropped_tight() -> None:
     """The shipped readers on a number written in code, cropped tight and with paper around it
     (as a capture step cutting a region generously leaves it): the same value either way."""
     reader = reader_for(Settings.from_env({}))
     for text in ("4075", "318"):
-        tight = np.full((46, 40 * len(text)), 236, np.uint8)
-        cv2.putText(tight, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        tight = _written(text)
         read = reader.read_field(tight).fields[0]
         assert read.value == text and read.confidence > 0.5, (text, read.value, read.confidence)
         readings = set()
@@ -106,8 +112,7 @@ def test_a_field_image_holding_a_printed_box_with_paper_around_reads_as_the_writ
     came out less sure: 0.90 and 0.93 for these two against 1.0)."""
     reader = reader_for(Settings.from_env({}))
     for text in ("318", "507"):
-        tight = np.full((46, 40 * len(text)), 236, np.uint8)
-        cv2.putText(tight, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        tight = _written(text)
         alone = reader.read_field(tight).fields[0]
         boxed = cv2.copyMakeBorder(tight, 4, 4, 8, 8, cv2.BORDER_CONSTANT, value=236)
         h, w = boxed.shape
@@ -129,8 +134,7 @@ def test_a_currency_sign_printed_before_a_field_image_is_read_past() -> None:
     reader = reader_for(Settings.from_env({}))
     font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 28)
     for text in ("4075", "318"):
-        writing = np.full((46, 40 * len(text)), 236, np.uint8)
-        cv2.putText(writing, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        writing = _written(text)
         sign = Image.new("L", (30, 46), 236)
         ImageDraw.Draw(sign).text((2, 6), "$", fill=25, font=font)
         field = reader.read_field(np.hstack([np.asarray(sign), writing])).fields[0]
@@ -148,8 +152,7 @@ def test_a_label_printed_before_a_field_image_is_read_past() -> None:
     reader = reader_for(Settings.from_env({}))
     font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 20)
     for label, text in (("Total:", "318"), ("Montant", "15"), ("Amount", "4075")):
-        writing = np.full((46, 40 * len(text)), 236, np.uint8)
-        cv2.putText(writing, text, (4, 38), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 25, 3, cv2.LINE_AA)
+        writing = _written(text)
         width = int(font.getlength(label)) + 14
         printed = Image.new("L", (width, 46), 236)
         ImageDraw.Draw(printed).text((2, 14), label, fill=25, font=font)
